@@ -1,0 +1,127 @@
+//! Classification metrics.
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Loss and accuracy of a model on one dataset, like Keras' `model.evaluate`.
+///
+/// ```
+/// use propensity::metrics::Evaluation;
+/// let e = Evaluation { loss: 0.3594, accuracy: 0.808, rows: 448 };
+/// assert_eq!(e.to_string(), "Test loss: 0.36. Test accuracy: 80.80%");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Mean sparse categorical cross-entropy (natural log).
+    pub loss: f64,
+    /// Share of rows whose most likely class is the target.
+    pub accuracy: f64,
+    /// Number of rows evaluated.
+    pub rows: usize,
+}
+
+/// Probabilities are clipped to `[EPSILON, 1 - EPSILON]` before the log, as Keras does.
+const EPSILON: f64 = 1e-7;
+
+impl Evaluation {
+    /// Cross-entropy and accuracy from class probabilities (rows × classes) and targets.
+    ///
+    /// ```
+    /// use propensity::metrics::Evaluation;
+    /// let p = ndarray::array![[0.9f32, 0.1], [0.4, 0.6]];
+    /// let e = Evaluation::from_probabilities(&p, &[0, 0]).unwrap();
+    /// // hand calculation: (-ln 0.9 - ln 0.4) / 2 = 0.51082
+    /// assert!((e.loss - 0.51082).abs() < 1e-4);
+    /// assert_eq!(e.accuracy, 0.5);
+    /// ```
+    pub fn from_probabilities(proba: &Array2<f32>, targets: &[usize]) -> Result<Evaluation> {
+        if proba.nrows() != targets.len() || targets.is_empty() {
+            return Err(Error::Data(format!(
+                "{} probability rows for {} targets",
+                proba.nrows(),
+                targets.len()
+            )));
+        }
+        let mut loss = 0.0;
+        let mut correct = 0usize;
+        for (row, &t) in proba.rows().into_iter().zip(targets) {
+            let row = row.as_slice().expect("standard layout");
+            let p = *row
+                .get(t)
+                .ok_or_else(|| Error::Data(format!("target class {t} but the model has {} outputs", row.len())))?;
+            loss -= (p as f64).clamp(EPSILON, 1.0 - EPSILON).ln();
+            correct += usize::from(crate::model::argmax(row) == t);
+        }
+        let n = targets.len();
+        Ok(Evaluation { loss: loss / n as f64, accuracy: correct as f64 / n as f64, rows: n })
+    }
+}
+
+impl std::fmt::Display for Evaluation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Test loss: {:.2}. Test accuracy: {:.2}%", self.loss, self.accuracy * 100.0)
+    }
+}
+
+/// Mean, population standard deviation, minimum and maximum of a sample.
+///
+/// ```
+/// use propensity::metrics::Summary;
+/// let s = Summary::of(&[0.78, 0.80, 0.82]).unwrap();
+/// assert!((s.mean - 0.80).abs() < 1e-12);
+/// assert!((s.std - 0.016330).abs() < 1e-6); // population std, numpy's default
+/// assert_eq!((s.min, s.max), (0.78, 0.82));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Number of values.
+    pub n: usize,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Population standard deviation (ddof 0).
+    pub std: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+}
+
+impl Summary {
+    /// Summarises `values`; `None` when empty.
+    pub fn of(values: &[f64]) -> Option<Summary> {
+        if values.is_empty() {
+            return None;
+        }
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some(Summary { n: values.len(), mean, std, min, max })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certain_right_answers_clip_to_keras_epsilon() {
+        let p = ndarray::array![[1.0f32, 0.0]];
+        let e = Evaluation::from_probabilities(&p, &[0]).unwrap();
+        assert!(e.loss > 0.0 && e.loss < 1e-6);
+        let wrong = Evaluation::from_probabilities(&p, &[1]).unwrap();
+        // -ln(1e-7) = 16.118 (hand calculation)
+        assert!((wrong.loss - 16.1181).abs() < 1e-3, "{}", wrong.loss);
+    }
+
+    #[test]
+    fn mismatches_are_errors() {
+        let p = ndarray::array![[0.5f32, 0.5]];
+        assert!(Evaluation::from_probabilities(&p, &[0, 1]).is_err());
+        assert!(Evaluation::from_probabilities(&p, &[2]).is_err());
+        assert!(Summary::of(&[]).is_none());
+    }
+}

@@ -1,0 +1,250 @@
+//! Network architectures (dfdx modules) and the [`Model`] that wraps a trained one.
+//!
+//! dfdx 0.13 fixes layer sizes at compile time, so an architecture is a type: a marker struct
+//! implementing [`Architecture`], whose `Layers` is the dfdx builder tuple. Everything else
+//! (optimizer, batch size, epochs, early stopping) lives in [`crate::train::TrainConfig`].
+
+use dfdx::nn::builders::{Linear, ReLU};
+use dfdx::shapes::HasShape;
+use dfdx::prelude::{
+    BuildOnDevice, Const, ConstDim, Cpu, DeviceBuildExt, Dim, Module, ModuleMut, OwnedTape, RecursiveWalker, Shape,
+    Tensor, TensorCollection, TensorFromVec, TensorOptions, TensorVisitor, ViewTensorMut,
+};
+use ndarray::Array2;
+use rand::distributions::{Distribution, Uniform};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use crate::metrics::Evaluation;
+use crate::{Dataset, Error, Result};
+
+/// The device every model runs on: dfdx's CPU backend.
+pub type Device = Cpu;
+
+/// A batch of inputs with a run-time number of rows.
+pub type Batch<In, T = dfdx::prelude::NoneTape> = Tensor<(usize, In), f32, Device, T>;
+
+/// A network shape: its dfdx layers and its input and output widths.
+///
+/// ```
+/// use propensity::model::{Architecture, AudiobooksMlp};
+/// assert_eq!((AudiobooksMlp::inputs(), AudiobooksMlp::outputs()), (10, 2));
+/// ```
+pub trait Architecture: 'static {
+    /// Input width as a dfdx dimension (`Const<N>`).
+    type In: ConstDim + Default;
+    /// Output width (number of classes) as a dfdx dimension.
+    type Out: ConstDim + Default;
+    /// The dfdx builder, e.g. `((Linear<10, 50>, ReLU), Linear<50, 2>)`.
+    type Layers: BuildOnDevice<Device, f32, Built = Self::Net>;
+    /// The built network: trainable with a tape, and callable without one.
+    type Net: Clone
+        + std::fmt::Debug
+        + TensorCollection<f32, Device>
+        + ModuleMut<
+            Batch<Self::In, OwnedTape<f32, Device>>,
+            Output = Batch<Self::Out, OwnedTape<f32, Device>>,
+            Error = <Device as dfdx::prelude::HasErr>::Err,
+        > + Module<Batch<Self::In>, Output = Batch<Self::Out>, Error = <Device as dfdx::prelude::HasErr>::Err>;
+
+    /// Number of input features.
+    fn inputs() -> usize {
+        Self::In::default().size()
+    }
+
+    /// Number of outputs (classes).
+    fn outputs() -> usize {
+        Self::Out::default().size()
+    }
+}
+
+/// The Audiobooks network: 10 inputs → Dense(50, relu) → Dense(50, relu) → Dense(2) (softmax is
+/// applied by the loss and by [`Model::predict_proba`]). 3,202 parameters, as in Keras (550 + 2,550 + 102).
+#[derive(Debug, Clone, Copy)]
+pub struct AudiobooksMlp;
+
+impl Architecture for AudiobooksMlp {
+    type In = Const<10>;
+    type Out = Const<2>;
+    type Layers = ((Linear<10, 50>, ReLU), (Linear<50, 50>, ReLU), Linear<50, 2>);
+    type Net = <Self::Layers as BuildOnDevice<Device, f32>>::Built;
+}
+
+/// A network of architecture `A` with its weights: freshly initialised or trained.
+#[derive(Debug)]
+pub struct Model<A: Architecture> {
+    pub(crate) net: A::Net,
+    pub(crate) dev: Device,
+}
+
+impl<A: Architecture> Clone for Model<A> {
+    fn clone(&self) -> Self {
+        Model { net: self.net.clone(), dev: self.dev.clone() }
+    }
+}
+
+impl<A: Architecture> Model<A> {
+    /// Builds the network with Keras' `Dense` defaults: Glorot-uniform weights
+    /// (U(±√(6 / (fan_in + fan_out)))) and zero biases, drawn from `seed`.
+    ///
+    /// ```
+    /// use propensity::model::{AudiobooksMlp, Model};
+    /// let a = Model::<AudiobooksMlp>::new(7);
+    /// assert_eq!(a.parameters(), 3202);
+    /// assert_eq!(a.weights(), Model::<AudiobooksMlp>::new(7).weights());
+    /// ```
+    pub fn new(seed: u64) -> Self {
+        let dev = Device::default();
+        let mut net = dev.build_module::<A::Layers, f32>();
+        let mut init = KerasInit { rng: StdRng::seed_from_u64(seed) };
+        A::Net::iter_tensors(&mut RecursiveWalker { m: &mut net, f: &mut init }).expect("CPU tensors do not fail");
+        Model { net, dev }
+    }
+
+    /// All parameters flattened in layer order (weights then bias per layer).
+    pub fn weights(&self) -> Vec<f32> {
+        let mut out = Vec::new();
+        A::Net::iter_tensors(&mut RecursiveWalker { m: &self.net, f: &mut Collect(&mut out) })
+            .expect("CPU tensors do not fail");
+        out
+    }
+
+    /// Number of trainable parameters.
+    pub fn parameters(&self) -> usize {
+        self.weights().len()
+    }
+
+    /// Class probabilities (softmax of the outputs), one row per input row. Rows are processed
+    /// in chunks of 65,536 so memory stays bounded for large inputs.
+    ///
+    /// ```
+    /// use propensity::model::{AudiobooksMlp, Model};
+    /// let m = Model::<AudiobooksMlp>::new(0);
+    /// let p = m.predict_proba(&ndarray::Array2::zeros((3, 10))).unwrap();
+    /// assert_eq!(p.dim(), (3, 2));
+    /// assert!((p.row(0).sum() - 1.0).abs() < 1e-6);
+    /// ```
+    pub fn predict_proba(&self, x: &Array2<f32>) -> Result<Array2<f32>> {
+        if x.ncols() != A::inputs() {
+            return Err(Error::Data(format!("model expects {} input columns, got {}", A::inputs(), x.ncols())));
+        }
+        let x = x.as_standard_layout();
+        let k = A::outputs();
+        let mut out = Vec::with_capacity(x.nrows() * k);
+        for chunk in x.axis_chunks_iter(ndarray::Axis(0), 65_536) {
+            let logits = self.logits(chunk.as_slice().expect("standard layout"), chunk.nrows());
+            out.extend(logits.chunks(k).flat_map(softmax));
+        }
+        Ok(Array2::from_shape_vec((x.nrows(), k), out).expect("rows × outputs values"))
+    }
+
+    /// Most likely class per row.
+    pub fn predict(&self, x: &Array2<f32>) -> Result<Vec<usize>> {
+        Ok(self.predict_proba(x)?.rows().into_iter().map(|r| argmax(r.as_slice().expect("row"))).collect())
+    }
+
+    /// Mean sparse categorical cross-entropy and accuracy on `data`, like Keras' `evaluate`.
+    pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation> {
+        if data.is_empty() {
+            return Err(Error::Data("cannot evaluate on an empty dataset".into()));
+        }
+        let proba = self.predict_proba(data.inputs())?;
+        Evaluation::from_probabilities(&proba, data.targets())
+    }
+
+    fn logits(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        let t: Batch<A::In> = self.dev.tensor_from_vec(x.to_vec(), (rows, A::In::default()));
+        self.net.forward(t).as_vec()
+    }
+}
+
+pub(crate) fn argmax(row: &[f32]) -> usize {
+    row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
+}
+
+fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|&l| (l - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
+}
+
+/// Keras `Dense` initialisation: Glorot-uniform for matrices, zeros for bias vectors.
+struct KerasInit {
+    rng: StdRng,
+}
+
+impl TensorVisitor<f32, Device> for KerasInit {
+    type Viewer = ViewTensorMut;
+    type Err = <Device as dfdx::prelude::HasErr>::Err;
+    type E2 = f32;
+    type D2 = Device;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _opts: TensorOptions<S, f32, Device>,
+        t: &mut Tensor<S, f32, Device>,
+    ) -> std::result::Result<Option<Tensor<S, f32, Device>>, Self::Err> {
+        let dims = t.shape().concrete();
+        if S::NUM_DIMS == 2 {
+            // dfdx stores Linear weights as (out, in)
+            let limit = (6.0 / (dims[0] + dims[1]) as f64).sqrt() as f32;
+            let dist = Uniform::new_inclusive(-limit, limit);
+            let values: Vec<f32> = (0..dims[0] * dims[1]).map(|_| dist.sample(&mut self.rng)).collect();
+            t.copy_from(&values);
+        } else {
+            t.fill_with_zeros();
+        }
+        Ok(None)
+    }
+}
+
+struct Collect<'a>(&'a mut Vec<f32>);
+
+impl TensorVisitor<f32, Device> for Collect<'_> {
+    type Viewer = dfdx::prelude::ViewTensorRef;
+    type Err = <Device as dfdx::prelude::HasErr>::Err;
+    type E2 = f32;
+    type D2 = Device;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _opts: TensorOptions<S, f32, Device>,
+        t: &Tensor<S, f32, Device>,
+    ) -> std::result::Result<Option<Tensor<S, f32, Device>>, Self::Err> {
+        self.0.extend(t.as_vec());
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keras_init_is_glorot_uniform_with_zero_bias() {
+        let m = Model::<AudiobooksMlp>::new(3);
+        let w = m.weights();
+        // layer 1: 50×10 weights then 50 biases; Glorot limit √(6/60) = 0.3162
+        let (w1, b1) = (&w[..500], &w[500..550]);
+        assert!(b1.iter().all(|&b| b == 0.0));
+        let limit = (6.0f32 / 60.0).sqrt();
+        assert!(w1.iter().all(|v| v.abs() <= limit));
+        // a uniform on ±limit has variance limit²/3 (hand calculation); 500 draws come close
+        let var = w1.iter().map(|v| v * v).sum::<f32>() / 500.0;
+        assert!((var - limit * limit / 3.0).abs() < 0.006, "{var}");
+        assert_ne!(w, Model::<AudiobooksMlp>::new(4).weights());
+    }
+
+    #[test]
+    fn probabilities_sum_to_one_and_width_is_checked() {
+        let m = Model::<AudiobooksMlp>::new(0);
+        let x = Array2::from_shape_fn((5, 10), |(i, j)| (i * 10 + j) as f32 / 10.0);
+        let p = m.predict_proba(&x).unwrap();
+        for r in p.rows() {
+            assert!((r.sum() - 1.0).abs() < 1e-6);
+        }
+        assert_eq!(m.predict(&x).unwrap().len(), 5);
+        assert!(m.predict_proba(&Array2::zeros((1, 3))).is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! Finding the project's `data/` folder from a notebook, the CLI or a test.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// The environment variable that overrides where `data/` is.
+pub const DATA_ENV: &str = "PROPENSITY_DATA";
+
+/// The `data/` folder: `$PROPENSITY_DATA` if set; else the first `data/` holding a `README.md`
+/// in the current directory or one of its parents (a notebook's kernel runs in `notebooks/`);
+/// else the checkout this crate was built from.
+///
+/// ```
+/// let dir = propensity::paths::data_dir().unwrap();
+/// assert!(dir.join("Audiobooks_data.csv").is_file());
+/// ```
+pub fn data_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(DATA_ENV) {
+        return Ok(PathBuf::from(dir));
+    }
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    cwd.ancestors()
+        .chain(std::iter::once(built_from.as_path()))
+        .map(|p| p.join("data"))
+        .find(|d| d.join("README.md").is_file())
+        .ok_or_else(|| Error::Format {
+            file: cwd,
+            message: format!("no data/ folder with a README.md here or above; set {DATA_ENV}"),
+        })
+}
+
+/// A file inside [`data_dir`], which must exist.
+///
+/// ```
+/// let f = propensity::paths::data_file("Audiobooks_data.csv").unwrap();
+/// assert!(f.ends_with("data/Audiobooks_data.csv"));
+/// ```
+pub fn data_file(name: &str) -> Result<PathBuf> {
+    let path = data_dir()?.join(name);
+    if !path.is_file() {
+        return Err(Error::io(&path, std::io::Error::new(std::io::ErrorKind::NotFound, "no such data file")));
+    }
+    Ok(path)
+}
+
+/// `out/<name>` beside the [`data_dir`] (created if needed): where notebooks and the CLI put
+/// what they generate (splits, histories, plots). `out/` is git-ignored.
+///
+/// ```
+/// let dir = propensity::paths::output_dir("doc-test").unwrap();
+/// assert!(dir.is_dir() && dir.ends_with("out/doc-test"));
+/// ```
+pub fn output_dir(name: &str) -> Result<PathBuf> {
+    let data = data_dir()?;
+    let root = data.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let dir = root.join("out").join(name);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    Ok(dir)
+}

@@ -1,0 +1,347 @@
+//! Numeric tables loaded from CSV and validated cell by cell.
+//!
+//! A [`Table`] is the first stop of the data flow: every cell is a finite number or, in the
+//! columns the [`CsvSchema`] allows it for, missing. It remembers the file and the line each row
+//! came from, so later checks (a target that is not 0/1, say) can still point at the line.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+
+use crate::{Error, Result};
+
+/// Whether the CSV must start with a header row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Header {
+    /// The first row must name the schema's columns.
+    Required,
+    /// A first row that matches the schema's names is a header; a first row of numbers is data.
+    Optional,
+}
+
+/// What a CSV file must hold: its columns in order, and which of them may have empty cells.
+///
+/// ```
+/// use propensity::table::{CsvSchema, Header};
+/// let schema = CsvSchema { columns: &["a", "b"], nullable: &["b"], header: Header::Optional };
+/// assert_eq!(schema.columns.len(), 2);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct CsvSchema<'a> {
+    /// Column names, in file order. Header names are compared with surrounding spaces trimmed.
+    pub columns: &'a [&'a str],
+    /// Columns in which an empty cell means "missing" rather than an error.
+    pub nullable: &'a [&'a str],
+    /// Whether a header row is required or optional.
+    pub header: Header,
+}
+
+/// One named numeric column; `None` marks a missing cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// The column's name (as in the schema).
+    pub name: String,
+    /// One value per row.
+    pub values: Vec<Option<f64>>,
+}
+
+impl Column {
+    /// Number of missing cells.
+    pub fn missing(&self) -> usize {
+        self.values.iter().filter(|v| v.is_none()).count()
+    }
+
+    /// The values that are present.
+    pub fn present(&self) -> impl Iterator<Item = f64> + '_ {
+        self.values.iter().flatten().copied()
+    }
+}
+
+/// A validated numeric table: every cell is finite or (in nullable columns) missing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    source: PathBuf,
+    columns: Vec<Column>,
+    lines: Vec<u64>,
+}
+
+impl Table {
+    /// Builds a table from columns of equal length; `source` names where they came from and
+    /// rows are numbered from line 1.
+    ///
+    /// ```
+    /// use propensity::table::{Column, Table};
+    /// let t = Table::new("memory", vec![
+    ///     Column { name: "x".into(), values: vec![Some(1.0), None] },
+    /// ]).unwrap();
+    /// assert_eq!(t.rows(), 2);
+    /// ```
+    pub fn new(source: impl Into<PathBuf>, columns: Vec<Column>) -> Result<Table> {
+        let rows = columns.first().map_or(0, |c| c.values.len());
+        if let Some(c) = columns.iter().find(|c| c.values.len() != rows) {
+            return Err(Error::Data(format!(
+                "column `{}` has {} values, the first column has {rows}",
+                c.name,
+                c.values.len()
+            )));
+        }
+        if let Some((c, v)) = columns
+            .iter()
+            .find_map(|c| c.present().find(|v| !v.is_finite()).map(|v| (c, v)))
+        {
+            return Err(Error::Data(format!("column `{}` holds the non-finite value {v}", c.name)));
+        }
+        Ok(Table { source: source.into(), columns, lines: (1..=rows as u64).collect() })
+    }
+
+    /// Reads and validates a CSV file against `schema`.
+    ///
+    /// Errors name the file, the line and the column: a wrong column count, a header that does
+    /// not match, a cell that is not a number, a NaN or infinite value, an empty cell outside the
+    /// nullable columns, or a file without data rows.
+    pub fn read_csv(path: impl AsRef<Path>, schema: &CsvSchema) -> Result<Table> {
+        let path = path.as_ref();
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        Self::from_reader(path, file, schema)
+    }
+
+    /// Like [`read_csv`](Self::read_csv), from any reader; `source` is used in error messages.
+    ///
+    /// ```
+    /// use propensity::table::{CsvSchema, Header, Table};
+    /// let schema = CsvSchema { columns: &["a", "b"], nullable: &["b"], header: Header::Optional };
+    /// let t = Table::from_reader("inline.csv", "a,b\n1,2\n3,\n".as_bytes(), &schema).unwrap();
+    /// assert_eq!(t.column("b").unwrap().values, vec![Some(2.0), None]);
+    /// let err = Table::from_reader("inline.csv", "1,x\n".as_bytes(), &schema).unwrap_err();
+    /// assert_eq!(err.to_string(), "inline.csv, line 1, column `b`: expected a number, found \"x\"");
+    /// ```
+    pub fn from_reader(source: impl Into<PathBuf>, reader: impl std::io::Read, schema: &CsvSchema) -> Result<Table> {
+        let source = source.into();
+        let width = schema.columns.len();
+        let nullable: Vec<bool> = schema.columns.iter().map(|c| schema.nullable.contains(c)).collect();
+        let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(reader);
+        let mut columns: Vec<Vec<Option<f64>>> = vec![Vec::new(); width];
+        let mut lines = Vec::new();
+        let mut record = csv::StringRecord::new();
+        let mut first = true;
+        loop {
+            let more = rdr.read_record(&mut record).map_err(|e| csv_error(&source, e))?;
+            if !more {
+                break;
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            if record.len() == 1 && record.get(0).is_some_and(|f| f.trim().is_empty()) {
+                continue; // blank line
+            }
+            if record.len() != width {
+                return Err(Error::Row {
+                    file: source.clone(),
+                    line,
+                    message: format!("expected {width} columns, found {}", record.len()),
+                });
+            }
+            if first {
+                first = false;
+                let names_match = record.iter().zip(schema.columns).all(|(f, c)| f.trim() == c.trim());
+                if names_match {
+                    continue;
+                }
+                // A first row with any number in it is data (a bad cell is then reported as such);
+                // one of names only is a header that does not match.
+                let looks_like_data = record.iter().any(|f| f.trim().parse::<f64>().is_ok());
+                if schema.header == Header::Required || !looks_like_data {
+                    let found: Vec<&str> = record.iter().collect();
+                    return Err(Error::Row {
+                        file: source.clone(),
+                        line,
+                        message: format!("expected the header {:?}, found {:?}", schema.columns, found),
+                    });
+                }
+            }
+            for (j, field) in record.iter().enumerate() {
+                columns[j].push(parse_cell(&source, line, schema.columns[j], field, nullable[j])?);
+            }
+            lines.push(line);
+        }
+        if lines.is_empty() {
+            return Err(Error::Format { file: source, message: "no data rows".into() });
+        }
+        let columns = schema
+            .columns
+            .iter()
+            .zip(columns)
+            .map(|(name, values)| Column { name: name.to_string(), values })
+            .collect();
+        Ok(Table { source, columns, lines })
+    }
+
+    /// Where the table came from (a file path, or a label for in-memory tables).
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// The columns, in schema order.
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// The column called `name`, if any.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Mutable access to the column called `name`, if any.
+    pub fn column_mut(&mut self, name: &str) -> Option<&mut Column> {
+        self.columns.iter_mut().find(|c| c.name == name)
+    }
+
+    /// The 1-based file line of each row.
+    pub fn lines(&self) -> &[u64] {
+        &self.lines
+    }
+
+    /// Keeps the rows at `indices`, in that order.
+    pub fn select_rows(&self, indices: &[usize]) -> Table {
+        Table {
+            source: self.source.clone(),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| Column { name: c.name.clone(), values: indices.iter().map(|&i| c.values[i]).collect() })
+                .collect(),
+            lines: indices.iter().map(|&i| self.lines[i]).collect(),
+        }
+    }
+
+    /// The named columns as a row-major matrix. Fails on an unknown name or a missing cell
+    /// (fill it first, see [`crate::preprocess::MeanFill`]).
+    ///
+    /// ```
+    /// use propensity::table::{Column, Table};
+    /// let t = Table::new("m", vec![
+    ///     Column { name: "a".into(), values: vec![Some(1.0), Some(2.0)] },
+    ///     Column { name: "b".into(), values: vec![Some(3.0), Some(4.0)] },
+    /// ]).unwrap();
+    /// assert_eq!(t.to_matrix(&["b", "a"]).unwrap(), ndarray::array![[3.0, 1.0], [4.0, 2.0]]);
+    /// ```
+    pub fn to_matrix(&self, names: &[&str]) -> Result<Array2<f64>> {
+        let cols = names.iter().map(|n| self.require(n)).collect::<Result<Vec<_>>>()?;
+        let mut out = Array2::zeros((self.rows(), cols.len()));
+        for (j, c) in cols.iter().enumerate() {
+            for (i, v) in c.values.iter().enumerate() {
+                out[[i, j]] = v.ok_or_else(|| self.cell_error(i, &c.name, "missing value (fill it before use)"))?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The column called `name`, or an error naming the file and the columns it has.
+    pub fn require(&self, name: &str) -> Result<&Column> {
+        self.column(name).ok_or_else(|| Error::Format {
+            file: self.source.clone(),
+            message: format!(
+                "no column `{name}`; columns are {:?}",
+                self.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>()
+            ),
+        })
+    }
+
+    /// An error about the cell at `row` (0-based) of `column`, naming file and line.
+    pub fn cell_error(&self, row: usize, column: &str, message: impl Into<String>) -> Error {
+        Error::Cell {
+            file: self.source.clone(),
+            line: self.lines[row],
+            column: column.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+fn parse_cell(file: &Path, line: u64, column: &str, field: &str, nullable: bool) -> Result<Option<f64>> {
+    let err = |message: String| Error::Cell { file: file.to_path_buf(), line, column: column.to_string(), message };
+    let field = field.trim();
+    if field.is_empty() {
+        return if nullable { Ok(None) } else { Err(err("missing value".into())) };
+    }
+    match field.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(Some(v)),
+        Ok(_) => Err(err(format!("expected a finite number, found {field:?}"))),
+        Err(_) => Err(err(format!("expected a number, found {field:?}"))),
+    }
+}
+
+fn csv_error(file: &Path, e: csv::Error) -> Error {
+    let line = e.position().map_or(0, |p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => Error::io(file, source),
+        kind => Error::Row { file: file.to_path_buf(), line, message: format!("{kind:?}") },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: CsvSchema = CsvSchema { columns: &["a", "b", "c"], nullable: &["c"], header: Header::Optional };
+
+    fn read(text: &str) -> Result<Table> {
+        Table::from_reader("t.csv", text.as_bytes(), &SCHEMA)
+    }
+
+    #[test]
+    fn header_is_optional_and_lines_are_kept() {
+        let with = read("a,b,c\n1,2,3\n4,5,6\n").unwrap();
+        let without = read("1,2,3\n4,5,6\n").unwrap();
+        assert_eq!(with.columns(), without.columns());
+        assert_eq!(with.lines(), &[2, 3]);
+        assert_eq!(without.lines(), &[1, 2]);
+    }
+
+    #[test]
+    fn wrong_column_count_names_the_line() {
+        let e = read("a,b,c\n1,2,3\n4,5\n").unwrap_err();
+        assert!(matches!(e, Error::Row { line: 3, .. }), "{e}");
+        assert!(e.to_string().contains("expected 3 columns, found 2"), "{e}");
+    }
+
+    #[test]
+    fn non_numeric_and_non_finite_cells_are_refused() {
+        let e = read("1,2,3\n4,x,6\n").unwrap_err();
+        assert!(matches!(&e, Error::Cell { line: 2, column, .. } if column == "b"), "{e}");
+        let e = read("1,inf,3\n").unwrap_err();
+        assert!(e.to_string().contains("finite"), "{e}");
+        let e = read("NaN,1,3\n").unwrap_err();
+        assert!(matches!(&e, Error::Cell { column, .. } if column == "a"), "{e}");
+    }
+
+    #[test]
+    fn empty_cells_only_in_nullable_columns() {
+        let t = read("1,2,\n").unwrap();
+        assert_eq!(t.column("c").unwrap().missing(), 1);
+        let e = read("1,,3\n").unwrap_err();
+        assert!(e.to_string().contains("missing value"), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_header_and_an_empty_file_are_refused() {
+        let e = read("a,b,x\n1,2,3\n").unwrap_err();
+        assert!(e.to_string().contains("expected the header"), "{e}");
+        let e = read("a,b,c\n").unwrap_err();
+        assert!(matches!(e, Error::Format { .. }), "{e}");
+        let required = CsvSchema { header: Header::Required, ..SCHEMA };
+        assert!(Table::from_reader("t.csv", "1,2,3\n".as_bytes(), &required).is_err());
+    }
+
+    #[test]
+    fn to_matrix_refuses_missing_cells_with_their_line() {
+        let t = read("a,b,c\n1,2,3\n4,5,\n").unwrap();
+        let e = t.to_matrix(&["a", "c"]).unwrap_err();
+        assert!(matches!(e, Error::Cell { line: 3, .. }), "{e}");
+        assert!(t.to_matrix(&["zzz"]).is_err());
+    }
+}

@@ -1,0 +1,563 @@
+//! Training: the serde [`TrainConfig`], early stopping, epoch callbacks and the [`History`].
+//!
+//! [`Trainer::fit`] reproduces Keras' `model.fit` loop for a classifier: mini-batches of
+//! `batch_size` rows (the last one smaller), Adam on the softmax cross-entropy, the epoch's
+//! `loss` / `accuracy` as row-weighted means over its batches, then `val_loss` /
+//! `val_accuracy` on the validation set with the epoch's final weights, then the callbacks,
+//! then early stopping.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use dfdx::optim::Adam;
+use dfdx::prelude::{
+    cross_entropy_with_logits_loss, AdamConfig, AsArray, Backward, NoneTape, Optimizer, TensorFromVec, Trace, ZeroGrads,
+};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{argmax, Architecture, Batch, Model};
+use crate::{Dataset, Error, Result};
+
+/// How the training rows are ordered into batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Shuffle {
+    /// A new permutation every epoch (Keras `fit(shuffle=True)` without a global seed, PyTorch's
+    /// `DataLoader(shuffle=True)`).
+    #[default]
+    EveryEpoch,
+    /// One permutation drawn once and reused every epoch: what Keras 3 `fit` does after
+    /// `keras.utils.set_random_seed`.
+    Once,
+}
+
+/// Early stopping on the validation loss, as Keras' `EarlyStopping(monitor="val_loss")`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EarlyStoppingConfig {
+    /// Epochs without improvement after which training stops (Keras `patience`).
+    pub patience: usize,
+    /// An epoch improves when `val_loss < best - min_delta` (Keras `min_delta`).
+    pub min_delta: f64,
+    /// Put back the weights of the best epoch at the end (Keras `restore_best_weights`).
+    pub restore_best: bool,
+}
+
+impl Default for EarlyStoppingConfig {
+    fn default() -> Self {
+        EarlyStoppingConfig { patience: 2, min_delta: 0.0, restore_best: false }
+    }
+}
+
+/// Hyperparameters of a training run. Defaults are the Audiobooks notebook's: Adam (Keras
+/// defaults lr 1e-3, β 0.9/0.999, ε 1e-7), batch 100, at most 100 epochs, early stopping with
+/// patience 2 on `val_loss`, reshuffling every epoch.
+///
+/// ```
+/// use propensity::train::TrainConfig;
+/// let cfg: TrainConfig = serde_json::from_str(r#"{"batch_size": 64, "seed": 3}"#).unwrap();
+/// assert_eq!((cfg.batch_size, cfg.max_epochs, cfg.seed), (64, 100, 3));
+/// assert!(TrainConfig { batch_size: 0, ..cfg }.check().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Rows per gradient step.
+    pub batch_size: usize,
+    /// Upper bound on epochs.
+    pub max_epochs: usize,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// Adam β₁.
+    pub beta1: f64,
+    /// Adam β₂.
+    pub beta2: f64,
+    /// Adam ε (Keras' default 1e-7; PyTorch's is 1e-8).
+    pub epsilon: f64,
+    /// Early stopping; `None` trains all `max_epochs`.
+    pub early_stopping: Option<EarlyStoppingConfig>,
+    /// Batch order.
+    pub shuffle: Shuffle,
+    /// Seeds the weight initialisation and the batch order.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            batch_size: 100,
+            max_epochs: 100,
+            learning_rate: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+            early_stopping: Some(EarlyStoppingConfig::default()),
+            shuffle: Shuffle::EveryEpoch,
+            seed: 1,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Pretty JSON, as saved with a run.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("TrainConfig serialises")
+    }
+
+    /// Checks every field's range; [`Trainer::new`] calls it.
+    pub fn check(&self) -> Result<()> {
+        let bad = |field, message: &str| Err(Error::Config { field, message: message.to_string() });
+        if self.batch_size == 0 {
+            return bad("batch_size", "must be at least 1");
+        }
+        if self.max_epochs == 0 {
+            return bad("max_epochs", "must be at least 1");
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad("learning_rate", "must be a positive number");
+        }
+        for (field, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return bad(field, "must be in [0, 1)");
+            }
+        }
+        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
+            return bad("epsilon", "must be a positive number");
+        }
+        if let Some(es) = &self.early_stopping {
+            if !(es.min_delta.is_finite() && es.min_delta >= 0.0) {
+                return bad("early_stopping.min_delta", "must be a finite number ≥ 0");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What early stopping decided after an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The monitored value improved: this epoch is the best so far.
+    Improved,
+    /// No improvement, patience not yet exhausted.
+    Wait,
+    /// No improvement for `patience` epochs: stop.
+    Stop,
+}
+
+/// Keras' `EarlyStopping` state machine on a value to minimise.
+///
+/// ```
+/// use propensity::train::{Decision, EarlyStopping, EarlyStoppingConfig};
+/// let mut es = EarlyStopping::new(EarlyStoppingConfig::default()); // patience 2
+/// let seen: Vec<Decision> = [0.5, 0.4, 0.41, 0.42].iter().map(|&v| es.update(v)).collect();
+/// assert_eq!(seen, [Decision::Improved, Decision::Improved, Decision::Wait, Decision::Stop]);
+/// assert_eq!(es.best_epoch(), Some(2));
+/// ```
+#[derive(Debug, Clone)]
+pub struct EarlyStopping {
+    config: EarlyStoppingConfig,
+    best: f64,
+    best_epoch: Option<usize>,
+    wait: usize,
+    epoch: usize,
+}
+
+impl EarlyStopping {
+    /// A fresh state.
+    pub fn new(config: EarlyStoppingConfig) -> Self {
+        EarlyStopping { config, best: f64::INFINITY, best_epoch: None, wait: 0, epoch: 0 }
+    }
+
+    /// Feeds the next epoch's value. As in Keras, a NaN never improves.
+    pub fn update(&mut self, value: f64) -> Decision {
+        self.epoch += 1;
+        if value < self.best - self.config.min_delta {
+            self.best = value;
+            self.best_epoch = Some(self.epoch);
+            self.wait = 0;
+            return Decision::Improved;
+        }
+        self.wait += 1;
+        if self.wait >= self.config.patience {
+            Decision::Stop
+        } else {
+            Decision::Wait
+        }
+    }
+
+    /// 1-based epoch with the best value so far.
+    pub fn best_epoch(&self) -> Option<usize> {
+        self.best_epoch
+    }
+}
+
+/// One epoch's numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochLog {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches (row-weighted).
+    pub loss: f64,
+    /// Training accuracy over the epoch's batches.
+    pub accuracy: f64,
+    /// Validation loss after the epoch, when a validation set was given.
+    pub val_loss: Option<f64>,
+    /// Validation accuracy after the epoch.
+    pub val_accuracy: Option<f64>,
+    /// Gradient steps (batches) in the epoch.
+    pub steps: usize,
+    /// Wall time of the epoch, validation included.
+    pub seconds: f64,
+}
+
+/// Everything a training run produced besides the weights; serialisable as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// The configuration the run used.
+    pub config: TrainConfig,
+    /// One entry per epoch run.
+    pub epochs: Vec<EpochLog>,
+    /// True when early stopping ended the run before `max_epochs`.
+    pub stopped_early: bool,
+    /// Epoch with the lowest validation loss (1-based).
+    pub best_epoch: Option<usize>,
+    /// True when the weights of `best_epoch` were restored at the end.
+    pub restored_best: bool,
+    /// Wall time of the whole fit.
+    pub seconds: f64,
+}
+
+impl History {
+    /// Number of epochs run.
+    pub fn epochs_run(&self) -> usize {
+        self.epochs.len()
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("History serialises")
+    }
+
+    /// Writes [`to_json`](Self::to_json) to `path` atomically.
+    pub fn save_json(&self, path: impl AsRef<Path>) -> Result<()> {
+        crate::io::write_bytes_atomic(path.as_ref(), self.to_json().as_bytes())
+    }
+
+    /// Reads a history written by [`save_json`](Self::save_json).
+    pub fn load_json(path: impl AsRef<Path>) -> Result<History> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        serde_json::from_str(&text).map_err(|source| Error::Json { file: path.to_path_buf(), source })
+    }
+}
+
+/// Something told about each epoch as training goes: a logger, a live plot, a recorder.
+pub trait Callback {
+    /// Called after each epoch with its numbers and the configured maximum of epochs.
+    fn on_epoch_end(&mut self, log: &EpochLog, max_epochs: usize);
+}
+
+/// Prints Keras' `verbose=2` lines, two per epoch:
+///
+/// ```text
+/// Epoch 1/100
+/// 36/36 - 0s - loss: 0.5935 - accuracy: 0.6544 - val_loss: 0.4749 - val_accuracy: 0.7875 - 94ms/epoch - 3ms/step
+/// ```
+pub struct KerasLogger<W: Write> {
+    out: W,
+}
+
+impl KerasLogger<std::io::Stdout> {
+    /// A logger printing to standard output (the notebook cell's output under evcxr).
+    pub fn stdout() -> Self {
+        KerasLogger { out: std::io::stdout() }
+    }
+}
+
+impl<W: Write> KerasLogger<W> {
+    /// A logger writing to `out`.
+    pub fn new(out: W) -> Self {
+        KerasLogger { out }
+    }
+
+    /// Gives back the writer.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write> Callback for KerasLogger<W> {
+    fn on_epoch_end(&mut self, log: &EpochLog, max_epochs: usize) {
+        // A closed stdout must not abort training: the numbers are in the History either way.
+        let _ = writeln!(self.out, "{}", keras_epoch_lines(log, max_epochs));
+        let _ = self.out.flush();
+    }
+}
+
+/// The two `verbose=2` lines Keras prints for an epoch.
+///
+/// ```
+/// use propensity::train::{keras_epoch_lines, EpochLog};
+/// let log = EpochLog { epoch: 1, loss: 0.59351, accuracy: 0.65437, val_loss: Some(0.47492),
+///     val_accuracy: Some(0.78747), steps: 36, seconds: 0.094 };
+/// assert_eq!(keras_epoch_lines(&log, 100), "Epoch 1/100\n36/36 - 0s - loss: 0.5935 - accuracy: 0.6544 \
+///     - val_loss: 0.4749 - val_accuracy: 0.7875 - 94ms/epoch - 3ms/step");
+/// ```
+pub fn keras_epoch_lines(log: &EpochLog, max_epochs: usize) -> String {
+    let mut line = format!(
+        "Epoch {}/{max_epochs}\n{s}/{s} - {:.0}s - loss: {:.4} - accuracy: {:.4}",
+        log.epoch,
+        log.seconds.trunc(),
+        log.loss,
+        log.accuracy,
+        s = log.steps
+    );
+    if let (Some(vl), Some(va)) = (log.val_loss, log.val_accuracy) {
+        line += &format!(" - val_loss: {vl:.4} - val_accuracy: {va:.4}");
+    }
+    let per_step = log.seconds / log.steps.max(1) as f64;
+    line += &format!(" - {}/epoch - {}/step", keras_duration(log.seconds), keras_duration(per_step));
+    line
+}
+
+/// Keras' unit choice: whole seconds from 1 s, milliseconds from 1 ms, else microseconds.
+fn keras_duration(seconds: f64) -> String {
+    if seconds >= 1.0 {
+        format!("{seconds:.0}s")
+    } else if seconds >= 1e-3 {
+        format!("{:.0}ms", seconds * 1e3)
+    } else {
+        format!("{:.0}us", seconds * 1e6)
+    }
+}
+
+/// A trained model and the history of its training.
+#[derive(Debug)]
+pub struct Fitted<A: Architecture> {
+    /// The weights at the end of training (or of the best epoch with `restore_best`).
+    pub model: Model<A>,
+    /// Per-epoch numbers.
+    pub history: History,
+}
+
+/// Runs training with a checked [`TrainConfig`] and any number of [`Callback`]s.
+///
+/// ```no_run
+/// use propensity::{model::AudiobooksMlp, train::{KerasLogger, TrainConfig, Trainer}, Dataset};
+/// # fn demo(train: Dataset, validation: Dataset) -> propensity::Result<()> {
+/// let fitted = Trainer::new(TrainConfig::default())?
+///     .callback(KerasLogger::stdout())
+///     .fit::<AudiobooksMlp>(&train, Some(&validation))?;
+/// println!("{} epochs", fitted.history.epochs_run());
+/// # Ok(()) }
+/// ```
+pub struct Trainer {
+    config: TrainConfig,
+    callbacks: Vec<Box<dyn Callback>>,
+}
+
+impl Trainer {
+    /// Checks `config` and makes a trainer without callbacks.
+    pub fn new(config: TrainConfig) -> Result<Trainer> {
+        config.check()?;
+        Ok(Trainer { config, callbacks: Vec::new() })
+    }
+
+    /// Adds a callback, called after each epoch in the order added.
+    pub fn callback(mut self, callback: impl Callback + 'static) -> Self {
+        self.callbacks.push(Box::new(callback));
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Trains a fresh model of architecture `A` (initialised from `config.seed`).
+    ///
+    /// `validation` is required when early stopping is configured. Errors: a dataset whose
+    /// width is not `A`'s, a target outside `A`'s classes, an empty training set, or a loss that
+    /// becomes NaN or infinite (the epoch and batch are named).
+    pub fn fit<A: Architecture>(&mut self, train: &Dataset, validation: Option<&Dataset>) -> Result<Fitted<A>> {
+        let cfg = self.config.clone();
+        let (k, width) = (A::outputs(), A::inputs());
+        for (name, d) in std::iter::once(("training", train)).chain(validation.map(|v| ("validation", v))) {
+            if d.features() != width {
+                return Err(Error::Data(format!("{name} set has {} columns, the model takes {width}", d.features())));
+            }
+            if let Some(&t) = d.targets().iter().find(|&&t| t >= k) {
+                return Err(Error::Data(format!("{name} set has class {t}, the model has {k} outputs")));
+            }
+        }
+        if train.is_empty() {
+            return Err(Error::Data("the training set is empty".into()));
+        }
+        if cfg.early_stopping.is_some() && validation.is_none() {
+            return Err(Error::Config {
+                field: "early_stopping",
+                message: "needs a validation set to monitor val_loss".into(),
+            });
+        }
+
+        let started = Instant::now();
+        let mut model = Model::<A>::new(cfg.seed);
+        let mut grads = model.net.alloc_grads();
+        let adam = AdamConfig {
+            lr: cfg.learning_rate,
+            betas: [cfg.beta1, cfg.beta2],
+            eps: cfg.epsilon,
+            weight_decay: None,
+        };
+        let mut opt = Adam::new(&model.net, adam);
+        let mut order_rng = StdRng::seed_from_u64(cfg.seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
+        let x = train.inputs().as_slice().expect("Dataset keeps standard layout");
+        let y = train.targets();
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        if cfg.shuffle == Shuffle::Once {
+            order.shuffle(&mut order_rng);
+        }
+        let mut stopper = cfg.early_stopping.map(EarlyStopping::new);
+        let mut best: Option<Model<A>> = None;
+        let mut epochs = Vec::new();
+        let mut stopped_early = false;
+        let (mut xb, mut yb) = (Vec::new(), Vec::new());
+
+        for epoch in 1..=cfg.max_epochs {
+            let epoch_start = Instant::now();
+            if cfg.shuffle == Shuffle::EveryEpoch {
+                order.shuffle(&mut order_rng);
+            }
+            let (mut loss_sum, mut correct, mut steps) = (0.0f64, 0usize, 0usize);
+            for (b, rows) in order.chunks(cfg.batch_size).enumerate() {
+                xb.clear();
+                yb.clear();
+                yb.resize(rows.len() * k, 0.0f32);
+                for (r, &i) in rows.iter().enumerate() {
+                    xb.extend_from_slice(&x[i * width..(i + 1) * width]);
+                    yb[r * k + y[i]] = 1.0;
+                }
+                let xt: Batch<A::In> = model.dev.tensor_from_vec(xb.clone(), (rows.len(), Default::default()));
+                let yt: Batch<A::Out> = model.dev.tensor_from_vec(yb.clone(), (rows.len(), Default::default()));
+                let logits = dfdx::prelude::ModuleMut::forward_mut(&mut model.net, xt.traced(grads));
+                let scores: Vec<f32> = logits.retaped::<NoneTape>().as_vec();
+                let loss = cross_entropy_with_logits_loss(logits, yt);
+                let value = loss.array();
+                if !value.is_finite() {
+                    return Err(Error::NonFiniteLoss { epoch, batch: b + 1, loss: value });
+                }
+                loss_sum += value as f64 * rows.len() as f64;
+                correct += scores.chunks(k).zip(rows).filter(|(s, &i)| argmax(s) == y[i]).count();
+                steps += 1;
+                grads = loss.backward();
+                opt.update(&mut model.net, &grads)
+                    .map_err(|e| Error::Data(format!("optimizer update failed: {e:?}")))?;
+                model.net.zero_grads(&mut grads);
+            }
+            let val = validation.map(|v| model.evaluate(v)).transpose()?;
+            let log = EpochLog {
+                epoch,
+                loss: loss_sum / train.len() as f64,
+                accuracy: correct as f64 / train.len() as f64,
+                val_loss: val.map(|e| e.loss),
+                val_accuracy: val.map(|e| e.accuracy),
+                steps,
+                seconds: epoch_start.elapsed().as_secs_f64(),
+            };
+            for cb in self.callbacks.iter_mut() {
+                cb.on_epoch_end(&log, cfg.max_epochs);
+            }
+            epochs.push(log);
+            if let (Some(es), Some(v)) = (stopper.as_mut(), val) {
+                match es.update(v.loss) {
+                    Decision::Improved if cfg.early_stopping.is_some_and(|c| c.restore_best) => {
+                        best = Some(model.clone())
+                    }
+                    Decision::Stop => {
+                        stopped_early = epoch < cfg.max_epochs;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let best_epoch = match &stopper {
+            Some(es) => es.best_epoch(),
+            None => epochs
+                .iter()
+                .filter_map(|e| e.val_loss.map(|v| (e.epoch, v)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(e, _)| e),
+        };
+        let restored_best = best.is_some();
+        let model = best.unwrap_or(model);
+        let history = History {
+            config: cfg,
+            epochs,
+            stopped_early,
+            best_epoch,
+            restored_best,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        Ok(Fitted { model, history })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decisions(values: &[f64], patience: usize, min_delta: f64) -> Vec<Decision> {
+        let mut es = EarlyStopping::new(EarlyStoppingConfig { patience, min_delta, restore_best: false });
+        values.iter().map(|&v| es.update(v)).collect()
+    }
+
+    #[test]
+    fn early_stopping_follows_keras_on_scripted_val_loss() {
+        use Decision::*;
+        // Keras EarlyStopping(patience=2): equal is not better; two non-improving epochs stop
+        assert_eq!(decisions(&[0.5, 0.5, 0.4, 0.45, 0.39, 0.39, 0.40], 2, 0.0), [
+            Improved, Wait, Improved, Wait, Improved, Wait, Stop
+        ]);
+        // a NaN never improves
+        assert_eq!(decisions(&[0.5, f64::NAN, f64::NAN], 2, 0.0), [Improved, Wait, Stop]);
+        // min_delta: 0.49 is not better than 0.5 by more than 0.05
+        assert_eq!(decisions(&[0.5, 0.49, 0.30], 3, 0.05), [Improved, Wait, Improved]);
+        // patience 0 stops at the first non-improvement
+        assert_eq!(decisions(&[0.5, 0.6], 0, 0.0), [Improved, Stop]);
+    }
+
+    #[test]
+    fn keras_durations_pick_units_like_keras() {
+        assert_eq!(keras_duration(2.4), "2s");
+        assert_eq!(keras_duration(0.094), "94ms");
+        assert_eq!(keras_duration(0.000_058), "58us");
+    }
+
+    #[test]
+    fn config_checks_each_field() {
+        let ok = TrainConfig::default();
+        assert!(ok.check().is_ok());
+        let cases = [
+            (TrainConfig { max_epochs: 0, ..ok.clone() }, "max_epochs"),
+            (TrainConfig { learning_rate: f64::NAN, ..ok.clone() }, "learning_rate"),
+            (TrainConfig { beta2: 1.0, ..ok.clone() }, "beta2"),
+            (TrainConfig { epsilon: 0.0, ..ok.clone() }, "epsilon"),
+            (
+                TrainConfig {
+                    early_stopping: Some(EarlyStoppingConfig { min_delta: -1.0, ..Default::default() }),
+                    ..ok.clone()
+                },
+                "early_stopping.min_delta",
+            ),
+        ];
+        for (cfg, field) in cases {
+            assert!(matches!(cfg.check(), Err(Error::Config { field: f, .. }) if f == field), "{field}");
+        }
+        assert!(serde_json::from_str::<TrainConfig>(r#"{"batchsize": 3}"#).is_err(), "unknown fields are refused");
+    }
+}
