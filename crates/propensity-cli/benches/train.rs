@@ -1,1 +1,92 @@
-fn main(){}
+//! Training benchmark: one full 100-epoch fit (no early stopping, batch 100, the 3,579-row
+//! train split) and early-stopping fits, timed here; with a peer Python given, the PyTorch plain
+//! loop of `../shared/anchors/torch_audiobooks.py` is run in the same command on the same `.npz`
+//! files and the ratio is printed.
+//!
+//! `cargo bench -p propensity-cli --bench train`
+//! `PEER_PYTHON=/path/to/venv/bin/python cargo bench -p propensity-cli --bench train`
+//! (`ANCHORS` overrides the anchors folder, default `<repo>/../shared/anchors`.)
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use propensity::audiobooks::{self, PreprocessConfig};
+use propensity::model::AudiobooksMlp;
+use propensity::train::{TrainConfig, Trainer};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() -> propensity::Result<()> {
+    let raw = audiobooks::read_csv(propensity::paths::data_file(audiobooks::FILE)?)?;
+    let prepared = audiobooks::preprocess(&raw, &PreprocessConfig::default())?;
+    let s = &prepared.splits;
+    let reps = 7;
+
+    let full = TrainConfig { early_stopping: None, ..TrainConfig::default() };
+    let mut t_full = Vec::new();
+    for rep in 0..reps {
+        let t = Instant::now();
+        let f = Trainer::new(TrainConfig { seed: rep + 1, ..full.clone() })?
+            .fit::<AudiobooksMlp>(&s.train, Some(&s.validation))?;
+        t_full.push(t.elapsed().as_secs_f64());
+        assert_eq!(f.history.epochs_run(), 100);
+    }
+    let full_s = median(t_full.clone());
+    println!(
+        "rust dfdx, 100 epochs x 36 batches (3,600 steps) + validation each epoch: median {:.3} s over {reps} fits \
+         (min {:.3} s), {:.1} us/step",
+        full_s,
+        t_full.iter().cloned().fold(f64::INFINITY, f64::min),
+        full_s / 3600.0 * 1e6
+    );
+
+    let mut t_es = Vec::new();
+    let mut epochs = Vec::new();
+    for seed in 1..=10 {
+        let t = Instant::now();
+        let f = Trainer::new(TrainConfig { seed, ..TrainConfig::default() })?
+            .fit::<AudiobooksMlp>(&s.train, Some(&s.validation))?;
+        t_es.push(t.elapsed().as_secs_f64());
+        epochs.push(f.history.epochs_run() as f64);
+    }
+    println!(
+        "rust dfdx, early stopping (patience 2), seeds 1..=10: median {:.1} ms per fit, mean {:.1} epochs",
+        median(t_es) * 1e3,
+        epochs.iter().sum::<f64>() / epochs.len() as f64
+    );
+
+    let Some(python) = std::env::var_os("PEER_PYTHON") else {
+        println!("peer: set PEER_PYTHON to a Python with torch to time the PyTorch loop in the same run");
+        return Ok(());
+    };
+    let anchors = std::env::var_os("ANCHORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/anchors"));
+    let npz_dir = tempfile::tempdir().expect("temp dir");
+    let npz = npz_dir.path();
+    s.save_npz(npz)?;
+    let mut peer = Vec::new();
+    for _ in 0..3 {
+        let out = Command::new(&python)
+            .arg(anchors.join("torch_audiobooks.py"))
+            .args(["--seed", "1", "--threads", "1", "--no-es", "--npz"])
+            .arg(npz)
+            .output()
+            .expect("runs the peer");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let Some(json) = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")) else {
+            println!("peer failed: {}", String::from_utf8_lossy(&out.stderr));
+            return Ok(());
+        };
+        let v: serde_json::Value = serde_json::from_str(json).expect("peer JSON");
+        peer.push(v["fit_s"].as_f64().expect("fit_s"));
+    }
+    let peer_s = median(peer);
+    println!("peer PyTorch plain loop, 1 thread, 100 epochs: median {peer_s:.3} s over 3 runs");
+    println!("ratio: rust is {:.1}x faster than the PyTorch loop (same machine, same command)", peer_s / full_s);
+    Ok(())
+}

@@ -27,6 +27,8 @@ pub mod dataset;
 pub mod display;
 mod error;
 pub mod io;
+pub mod layers;
+pub mod losses;
 pub mod metrics;
 pub mod model;
 pub mod paths;

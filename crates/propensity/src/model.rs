@@ -4,7 +4,7 @@
 //! implementing [`Architecture`], whose `Layers` is the dfdx builder tuple. Everything else
 //! (optimizer, batch size, epochs, early stopping) lives in [`crate::train::TrainConfig`].
 
-use dfdx::nn::builders::{Linear, ReLU};
+use dfdx::nn::builders::ReLU;
 use dfdx::shapes::HasShape;
 use dfdx::prelude::{
     BuildOnDevice, Const, ConstDim, Cpu, DeviceBuildExt, Dim, Module, ModuleMut, OwnedTape, RecursiveWalker, Shape,
@@ -15,6 +15,7 @@ use rand::distributions::{Distribution, Uniform};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+use crate::layers::Dense;
 use crate::metrics::Evaluation;
 use crate::{Dataset, Error, Result};
 
@@ -35,7 +36,7 @@ pub trait Architecture: 'static {
     type In: ConstDim + Default;
     /// Output width (number of classes) as a dfdx dimension.
     type Out: ConstDim + Default;
-    /// The dfdx builder, e.g. `((Linear<10, 50>, ReLU), Linear<50, 2>)`.
+    /// The dfdx builder, e.g. `((Dense<10, 50>, ReLU), Dense<50, 2>)` (see [`crate::layers`]).
     type Layers: BuildOnDevice<Device, f32, Built = Self::Net>;
     /// The built network: trainable with a tape, and callable without one.
     type Net: Clone
@@ -66,7 +67,7 @@ pub struct AudiobooksMlp;
 impl Architecture for AudiobooksMlp {
     type In = Const<10>;
     type Out = Const<2>;
-    type Layers = ((Linear<10, 50>, ReLU), (Linear<50, 50>, ReLU), Linear<50, 2>);
+    type Layers = ((Dense<10, 50>, ReLU), (Dense<50, 50>, ReLU), Dense<50, 2>);
     type Net = <Self::Layers as BuildOnDevice<Device, f32>>::Built;
 }
 

@@ -11,14 +11,13 @@ use std::path::Path;
 use std::time::Instant;
 
 use dfdx::optim::Adam;
-use dfdx::prelude::{
-    cross_entropy_with_logits_loss, AdamConfig, AsArray, Backward, NoneTape, Optimizer, TensorFromVec, Trace, ZeroGrads,
-};
+use dfdx::prelude::{AdamConfig, AsArray, Backward, Optimizer, TensorFromVec, Trace, ZeroGrads};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use crate::losses::sparse_cross_entropy;
 use crate::model::{argmax, Architecture, Batch, Model};
 use crate::{Dataset, Error, Result};
 
@@ -425,7 +424,7 @@ impl Trainer {
         let mut best: Option<Model<A>> = None;
         let mut epochs = Vec::new();
         let mut stopped_early = false;
-        let (mut xb, mut yb) = (Vec::new(), Vec::new());
+        let (mut yb, mut scores) = (Vec::new(), Vec::new());
 
         for epoch in 1..=cfg.max_epochs {
             let epoch_start = Instant::now();
@@ -434,18 +433,17 @@ impl Trainer {
             }
             let (mut loss_sum, mut correct, mut steps) = (0.0f64, 0usize, 0usize);
             for (b, rows) in order.chunks(cfg.batch_size).enumerate() {
-                xb.clear();
+                let mut xb = Vec::with_capacity(rows.len() * width);
                 yb.clear();
-                yb.resize(rows.len() * k, 0.0f32);
-                for (r, &i) in rows.iter().enumerate() {
+                for &i in rows {
                     xb.extend_from_slice(&x[i * width..(i + 1) * width]);
-                    yb[r * k + y[i]] = 1.0;
+                    yb.push(y[i]);
                 }
-                let xt: Batch<A::In> = model.dev.tensor_from_vec(xb.clone(), (rows.len(), Default::default()));
-                let yt: Batch<A::Out> = model.dev.tensor_from_vec(yb.clone(), (rows.len(), Default::default()));
+                let xt: Batch<A::In> = model.dev.tensor_from_vec(xb, (rows.len(), Default::default()));
                 let logits = dfdx::prelude::ModuleMut::forward_mut(&mut model.net, xt.traced(grads));
-                let scores: Vec<f32> = logits.retaped::<NoneTape>().as_vec();
-                let loss = cross_entropy_with_logits_loss(logits, yt);
+                scores.resize(rows.len() * k, 0.0);
+                logits.copy_into(&mut scores);
+                let loss = sparse_cross_entropy(logits, &yb)?;
                 let value = loss.array();
                 if !value.is_finite() {
                     return Err(Error::NonFiniteLoss { epoch, batch: b + 1, loss: value });
