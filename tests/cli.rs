@@ -143,7 +143,7 @@ fn runs_sweeps_seeds_and_summarises() {
     for s in 5..8 {
         assert!(stdout.contains(&format!("seed {s}:")), "{stdout}");
     }
-    assert!(stdout.contains("mean ± std of 3"), "{stdout}");
+    assert!(stdout.contains("test accuracy over 3 runs: "), "{stdout}");
     let runs: propensity::runs::RunTable =
         serde_json::from_str(&std::fs::read_to_string(out.path().join("runs.json")).unwrap()).unwrap();
     assert_eq!(runs.rows().iter().map(|r| r.seed).collect::<Vec<_>>(), [5, 6, 7]);

@@ -70,12 +70,14 @@ pub fn training_curves(history: &History) -> Result<Svg> {
             &left,
             "Loss",
             "loss",
+            SeriesLabelPosition::UpperRight,
             &[("loss", series(|e| Some(e.loss)), TRAIN), ("val_loss", series(|e| e.val_loss), VALID)],
         )?;
         panel(
             &right,
             "Accuracy",
             "accuracy",
+            SeriesLabelPosition::LowerRight,
             &[
                 ("accuracy", series(|e| Some(e.accuracy)), TRAIN),
                 ("val_accuracy", series(|e| e.val_accuracy), VALID),
@@ -88,7 +90,13 @@ pub fn training_curves(history: &History) -> Result<Svg> {
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
-fn panel(area: &Area, title: &str, y_label: &str, lines: &[(&str, Vec<(f64, f64)>, RGBColor)]) -> Result<()> {
+fn panel(
+    area: &Area,
+    title: &str,
+    y_label: &str,
+    legend: SeriesLabelPosition,
+    lines: &[(&str, Vec<(f64, f64)>, RGBColor)],
+) -> Result<()> {
     let points = lines.iter().flat_map(|l| l.1.iter());
     let (mut x_max, mut y_min, mut y_max) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
     for &(x, y) in points {
@@ -107,6 +115,7 @@ fn panel(area: &Area, title: &str, y_label: &str, lines: &[(&str, Vec<(f64, f64)
     chart
         .configure_mesh()
         .x_desc("epoch")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc(y_label)
         .light_line_style(WHITE.mix(0.0))
         .draw()
@@ -127,7 +136,7 @@ fn panel(area: &Area, title: &str, y_label: &str, lines: &[(&str, Vec<(f64, f64)
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
-        .position(SeriesLabelPosition::UpperRight)
+        .position(legend)
         .draw()
         .map_err(plot_err)?;
     Ok(())

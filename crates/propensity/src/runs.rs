@@ -71,7 +71,7 @@ impl RunTable {
         Summary::of(&self.rows.iter().map(|r| r.test_accuracy).collect::<Vec<_>>())
     }
 
-    /// The runs as a table, with a summary row when there is more than one run.
+    /// The runs as a table.
     pub fn table(&self) -> HtmlTable {
         let mut t = HtmlTable::new("Runs so far", &["run", "seed", "epochs", "test loss", "test accuracy"]);
         for r in &self.rows {
@@ -83,27 +83,46 @@ impl RunTable {
                 format!("{:.2}%", r.test_accuracy * 100.0),
             ]);
         }
-        if let Some(s) = self.summary().filter(|s| s.n > 1) {
-            let epochs = self.rows.iter().map(|r| r.epochs as f64).sum::<f64>() / s.n as f64;
-            t.push(vec![
-                format!("mean ± std of {}", s.n),
-                String::new(),
-                format!("{epochs:.1}"),
-                String::new(),
-                format!("{:.2}% ± {:.2} (min {:.2}, max {:.2})", s.mean * 100.0, s.std * 100.0, s.min * 100.0, s.max * 100.0),
-            ]);
-        }
         t
     }
 
-    /// evcxr's display hook.
+    /// One line on test accuracy over the runs, once there are at least two.
+    ///
+    /// ```
+    /// use propensity::{metrics::Evaluation, runs::RunTable};
+    /// let mut runs = RunTable::new(1);
+    /// runs.push(1, 10, Evaluation { loss: 0.4, accuracy: 0.80, rows: 448 });
+    /// assert_eq!(runs.summary_line(), None);
+    /// runs.push(2, 12, Evaluation { loss: 0.4, accuracy: 0.82, rows: 448 });
+    /// assert_eq!(runs.summary_line().unwrap(),
+    ///     "test accuracy over 2 runs: 81.00% ± 1.00 (min 80.00, max 82.00); 11.0 epochs on average");
+    /// ```
+    pub fn summary_line(&self) -> Option<String> {
+        let s = self.summary().filter(|s| s.n > 1)?;
+        let epochs = self.rows.iter().map(|r| r.epochs as f64).sum::<f64>() / s.n as f64;
+        Some(format!(
+            "test accuracy over {} runs: {:.2}% ± {:.2} (min {:.2}, max {:.2}); {epochs:.1} epochs on average",
+            s.n,
+            s.mean * 100.0,
+            s.std * 100.0,
+            s.min * 100.0,
+            s.max * 100.0
+        ))
+    }
+
+    /// evcxr's display hook: the table and the summary line.
     pub fn evcxr_display(&self) {
-        self.table().evcxr_display()
+        let summary = self.summary_line().map_or(String::new(), |l| format!("<p>{l}</p>"));
+        println!("EVCXR_BEGIN_CONTENT text/html\n{}{summary}\nEVCXR_END_CONTENT", self.table().to_html());
     }
 }
 
 impl std::fmt::Display for RunTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.table())
+        write!(f, "{}", self.table())?;
+        if let Some(line) = self.summary_line() {
+            writeln!(f, "{line}")?;
+        }
+        Ok(())
     }
 }
