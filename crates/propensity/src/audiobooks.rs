@@ -56,7 +56,8 @@ pub const FILE: &str = "Audiobooks_data.csv";
 pub const NPZ_FILES: [&str; 3] =
     ["Audiobooks_data_train.npz", "Audiobooks_data_validation.npz", "Audiobooks_data_test.npz"];
 
-const SCHEMA: CsvSchema = CsvSchema { columns: &COLUMNS, nullable: &[REVIEW_RATING], header: Header::Optional };
+const SCHEMA: CsvSchema =
+    CsvSchema { columns: &COLUMNS, categorical: &[], nullable: &[REVIEW_RATING], header: Header::Optional };
 
 /// Reads an Audiobooks CSV: with the header row, or the classic header-less 12-column file.
 /// Review ratings may be empty (missing); every other cell must be a finite number and

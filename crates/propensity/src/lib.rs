@@ -23,8 +23,10 @@
 #![warn(missing_docs)]
 
 pub mod audiobooks;
+pub mod classify;
 pub mod dataset;
 pub mod display;
+pub mod encode;
 mod error;
 pub mod io;
 pub mod layers;

@@ -37,6 +37,23 @@ impl Evaluation {
     /// assert_eq!(e.accuracy, 0.5);
     /// ```
     pub fn from_probabilities(proba: &Array2<f32>, targets: &[usize]) -> Result<Evaluation> {
+        Self::from_probabilities_weighted(proba, targets, None)
+    }
+
+    /// Like [`from_probabilities`](Self::from_probabilities), the loss being the class-weighted
+    /// mean `Σ w[yᵢ]·nllᵢ / Σ w[yᵢ]` when `class_weights` is given.
+    ///
+    /// ```
+    /// use propensity::metrics::Evaluation;
+    /// let p = ndarray::array![[0.9f32, 0.1], [0.4, 0.6]];
+    /// let e = Evaluation::from_probabilities_weighted(&p, &[0, 0], Some(&[2.0, 1.0])).unwrap();
+    /// assert!((e.loss - 0.51082).abs() < 1e-4); // one class only: the weights cancel
+    /// ```
+    pub fn from_probabilities_weighted(
+        proba: &Array2<f32>,
+        targets: &[usize],
+        class_weights: Option<&[f64]>,
+    ) -> Result<Evaluation> {
         if proba.nrows() != targets.len() || targets.is_empty() {
             return Err(Error::Data(format!(
                 "{} probability rows for {} targets",
@@ -44,18 +61,23 @@ impl Evaluation {
                 targets.len()
             )));
         }
-        let mut loss = 0.0;
+        let (mut loss, mut weight_sum) = (0.0, 0.0);
         let mut correct = 0usize;
         for (row, &t) in proba.rows().into_iter().zip(targets) {
             let row = row.as_slice().expect("standard layout");
             let p = *row
                 .get(t)
                 .ok_or_else(|| Error::Data(format!("target class {t} but the model has {} outputs", row.len())))?;
-            loss -= (p as f64).clamp(EPSILON, 1.0 - EPSILON).ln();
+            let w = match class_weights {
+                Some(w) => *w.get(t).ok_or_else(|| Error::Data(format!("no class weight for class {t}")))?,
+                None => 1.0,
+            };
+            loss -= w * (p as f64).clamp(EPSILON, 1.0 - EPSILON).ln();
+            weight_sum += w;
             correct += usize::from(crate::model::argmax(row) == t);
         }
         let n = targets.len();
-        Ok(Evaluation { loss: loss / n as f64, accuracy: correct as f64 / n as f64, rows: n })
+        Ok(Evaluation { loss: loss / weight_sum, accuracy: correct as f64 / n as f64, rows: n })
     }
 }
 

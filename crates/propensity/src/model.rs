@@ -146,11 +146,17 @@ impl<A: Architecture> Model<A> {
 
     /// Mean sparse categorical cross-entropy and accuracy on `data`, like Keras' `evaluate`.
     pub fn evaluate(&self, data: &Dataset) -> Result<Evaluation> {
+        self.evaluate_weighted(data, None)
+    }
+
+    /// Like [`evaluate`](Self::evaluate) with the loss weighted per class (PyTorch's
+    /// `CrossEntropyLoss(weight=…)`); accuracy is unweighted.
+    pub fn evaluate_weighted(&self, data: &Dataset, class_weights: Option<&[f64]>) -> Result<Evaluation> {
         if data.is_empty() {
             return Err(Error::Data("cannot evaluate on an empty dataset".into()));
         }
         let proba = self.predict_proba(data.inputs())?;
-        Evaluation::from_probabilities(&proba, data.targets())
+        Evaluation::from_probabilities_weighted(&proba, data.targets(), class_weights)
     }
 
     fn logits(&self, x: &[f32], rows: usize) -> Vec<f32> {

@@ -210,10 +210,173 @@ pub fn shuffle_split(n: usize, ratios: SplitRatios, seed: u64) -> Result<SplitIn
     Ok(SplitIndices { train: idx, validation, test })
 }
 
+/// Rows per class for `targets` in `0..n_classes`.
+pub fn class_counts(targets: &[usize], n_classes: usize) -> Result<Vec<usize>> {
+    let mut counts = vec![0usize; n_classes];
+    for &t in targets {
+        *counts.get_mut(t).ok_or_else(|| Error::Data(format!("class {t} is outside 0..{n_classes}")))? += 1;
+    }
+    Ok(counts)
+}
+
+/// scikit-learn's `_approximate_mode`: split `draws` among classes in proportion to `counts`,
+/// flooring, then giving the leftover draws to the classes with the largest remainders (ties to
+/// the lower class index; scikit-learn breaks them at random).
+fn approximate_mode(counts: &[usize], draws: usize) -> Vec<usize> {
+    let total: usize = counts.iter().sum();
+    let continuous: Vec<f64> = counts.iter().map(|&c| draws as f64 * c as f64 / total as f64).collect();
+    let mut out: Vec<usize> = continuous.iter().map(|c| c.floor() as usize).collect();
+    let mut need = draws - out.iter().sum::<usize>();
+    let mut order: Vec<usize> = (0..counts.len()).collect();
+    order.sort_by(|&a, &b| (continuous[b] - out[b] as f64).total_cmp(&(continuous[a] - out[a] as f64)));
+    for i in order {
+        if need == 0 {
+            break;
+        }
+        if out[i] < counts[i] {
+            out[i] += 1;
+            need -= 1;
+        }
+    }
+    out
+}
+
+/// Stratified train/test split like `train_test_split(test_size=…, stratify=y)`: the test set
+/// has ⌈test_fraction · n⌉ rows, and each class is split in proportion (scikit-learn's
+/// allocation), its rows drawn at random with `seed`. Returns `(train, test)` row indices.
+///
+/// ```
+/// use propensity::preprocess::stratified_split;
+/// let y: Vec<usize> = (0..100).map(|i| if i < 10 { 1 } else { 0 }).collect();
+/// let (train, test) = stratified_split(&y, 2, 0.2, 42).unwrap();
+/// assert_eq!((train.len(), test.len()), (80, 20));
+/// assert_eq!(test.iter().filter(|&&i| y[i] == 1).count(), 2);
+/// ```
+pub fn stratified_split(
+    targets: &[usize],
+    n_classes: usize,
+    test_fraction: f64,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    if !(test_fraction > 0.0 && test_fraction < 1.0) {
+        return Err(Error::Config { field: "test_fraction", message: format!("must be in (0, 1), got {test_fraction}") });
+    }
+    let counts = class_counts(targets, n_classes)?;
+    let n = targets.len();
+    let n_test = (test_fraction * n as f64).ceil() as usize;
+    let train_counts = approximate_mode(&counts, n - n_test);
+    let rest: Vec<usize> = counts.iter().zip(&train_counts).map(|(c, t)| c - t).collect();
+    let test_counts = approximate_mode(&rest, n_test);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for c in 0..n_classes {
+        let mut rows: Vec<usize> = (0..n).filter(|&i| targets[i] == c).collect();
+        rows.shuffle(&mut rng);
+        train.extend_from_slice(&rows[..train_counts[c]]);
+        test.extend_from_slice(&rows[train_counts[c]..train_counts[c] + test_counts[c]]);
+    }
+    train.shuffle(&mut rng);
+    test.shuffle(&mut rng);
+    Ok((train, test))
+}
+
+/// Stratified k-fold: each class's rows are shuffled with `seed` and dealt round-robin to the
+/// `k` folds, so every fold holds each class in proportion (±1 row), like
+/// `StratifiedKFold(shuffle=True)`. Returns `(train, validation)` indices per fold.
+///
+/// ```
+/// use propensity::preprocess::stratified_kfold;
+/// let y = vec![0, 0, 0, 0, 1, 1, 1, 1, 1, 1];
+/// let folds = stratified_kfold(&y, 2, 2, 0).unwrap();
+/// assert_eq!(folds.len(), 2);
+/// for (train, val) in &folds {
+///     assert_eq!(train.len() + val.len(), 10);
+///     assert_eq!(val.iter().filter(|&&i| y[i] == 0).count(), 2);
+/// }
+/// ```
+pub fn stratified_kfold(targets: &[usize], n_classes: usize, k: usize, seed: u64) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
+    let counts = class_counts(targets, n_classes)?;
+    if k < 2 || counts.iter().any(|&c| c > 0 && c < k) {
+        return Err(Error::Config {
+            field: "folds",
+            message: format!("need k ≥ 2 and at least k rows in every class; k = {k}, class counts {counts:?}"),
+        });
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut fold_of = vec![0usize; targets.len()];
+    let mut next = 0usize;
+    for c in 0..n_classes {
+        let mut rows: Vec<usize> = (0..targets.len()).filter(|&i| targets[i] == c).collect();
+        rows.shuffle(&mut rng);
+        for r in rows {
+            fold_of[r] = next % k;
+            next += 1;
+        }
+    }
+    Ok((0..k)
+        .map(|f| {
+            let (val, train): (Vec<usize>, Vec<usize>) = (0..targets.len()).partition(|&i| fold_of[i] == f);
+            (train, val)
+        })
+        .collect())
+}
+
+/// scikit-learn's `compute_class_weight("balanced")`: `n_samples / (n_classes · count_c)`.
+///
+/// ```
+/// use propensity::preprocess::balanced_class_weights;
+/// let w = balanced_class_weights(&[0, 1, 1, 1], 2).unwrap();
+/// assert_eq!(w, vec![2.0, 4.0 / 6.0]);
+/// ```
+pub fn balanced_class_weights(targets: &[usize], n_classes: usize) -> Result<Vec<f64>> {
+    let counts = class_counts(targets, n_classes)?;
+    if let Some(c) = counts.iter().position(|&c| c == 0) {
+        return Err(Error::Data(format!("class {c} has no rows; its balanced weight is undefined")));
+    }
+    let n = targets.len() as f64;
+    Ok(counts.iter().map(|&c| n / (n_classes as f64 * c as f64)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn stratified_split_matches_sklearn_allocation() {
+        // the shopping data: Hybrid 369, Online 1,176, Store 10,244 rows; scikit-learn's
+        // train_test_split(test_size=0.2, stratify=y) gives 9,431 / 2,358 with test 74 / 235 / 2,049
+        let y: Vec<usize> = [(0, 369), (1, 1176), (2, 10244)].iter().flat_map(|&(c, n)| std::iter::repeat(c).take(n)).collect();
+        let (train, test) = stratified_split(&y, 3, 0.2, 42).unwrap();
+        assert_eq!((train.len(), test.len()), (9431, 2358));
+        let test_counts = class_counts(&test.iter().map(|&i| y[i]).collect::<Vec<_>>(), 3).unwrap();
+        assert_eq!(test_counts, vec![74, 235, 2049]);
+        let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..y.len()).collect::<Vec<_>>());
+        // balanced weights of that training set, as in the issue: [10.6565, 3.3408, 0.3836]
+        let w = balanced_class_weights(&train.iter().map(|&i| y[i]).collect::<Vec<_>>(), 3).unwrap();
+        for (a, b) in w.iter().zip([10.6565, 3.3408, 0.3836]) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn kfold_partitions_every_row_once() {
+        let y: Vec<usize> = (0..53).map(|i| usize::from(i % 5 == 0)).collect();
+        let folds = stratified_kfold(&y, 2, 5, 1).unwrap();
+        let mut seen = vec![0; 53];
+        for (train, val) in &folds {
+            assert_eq!(train.len() + val.len(), 53);
+            for &i in val {
+                seen[i] += 1;
+            }
+            let ones = val.iter().filter(|&&i| y[i] == 1).count();
+            assert!((2..=3).contains(&ones), "{ones}");
+        }
+        assert!(seen.iter().all(|&s| s == 1));
+        assert!(stratified_kfold(&y, 2, 1, 0).is_err());
+    }
 
     #[test]
     fn balance_keeps_minority_and_first_majority_rows() {

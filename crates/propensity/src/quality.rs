@@ -42,10 +42,12 @@ pub struct QualityReport {
     pub duplicate_rows: usize,
     /// Columns left out of the duplicate check (identifiers).
     pub duplicate_check_excludes: Vec<String>,
-    /// One summary per column.
+    /// One summary per numeric column.
     pub columns: Vec<ColumnSummary>,
-    /// The target column and its `(value, rows)` counts, if a target was named.
-    pub class_counts: Option<(String, Vec<(f64, usize)>)>,
+    /// Each categorical column: name, missing cells, `(category, rows)` counts.
+    pub categorical: Vec<(String, usize, Vec<(String, usize)>)>,
+    /// The target column and its `(class, rows)` counts, if a target was named.
+    pub class_counts: Option<(String, Vec<(String, usize)>)>,
 }
 
 impl QualityReport {
@@ -63,29 +65,38 @@ impl QualityReport {
     /// let r = QualityReport::of(&t, Some("y"), &["id"]);
     /// assert_eq!(r.duplicate_rows, 1);
     /// assert_eq!(r.columns[1].missing, 1);
-    /// assert_eq!(r.class_counts.unwrap().1, vec![(0.0, 2), (1.0, 1)]);
+    /// assert_eq!(r.class_counts.unwrap().1, vec![("0".to_string(), 2), ("1".to_string(), 1)]);
     /// ```
     pub fn of(table: &Table, target: Option<&str>, exclude: &[&str]) -> QualityReport {
         let columns = table.columns().iter().map(|c| summarise(&c.name, c.values.as_slice())).collect();
         let keyed: Vec<&crate::table::Column> =
             table.columns().iter().filter(|c| !exclude.contains(&c.name.as_str())).collect();
+        let keyed_text: Vec<&crate::table::CategoricalColumn> =
+            table.categorical().iter().filter(|c| !exclude.contains(&c.name.as_str())).collect();
         let mut seen = std::collections::HashSet::new();
         let duplicate_rows = (0..table.rows())
             .filter(|&i| {
                 let key: Vec<Option<u64>> = keyed.iter().map(|c| c.values[i].map(f64::to_bits)).collect();
-                !seen.insert(key)
+                let text: Vec<Option<&str>> = keyed_text.iter().map(|c| c.values[i].as_deref()).collect();
+                !seen.insert((key, text))
             })
             .count();
-        let class_counts = target.and_then(|t| table.column(t)).map(|c| {
-            let mut counts: Vec<(f64, usize)> = Vec::new();
-            for v in c.present() {
-                match counts.iter_mut().find(|(k, _)| *k == v) {
-                    Some((_, n)) => *n += 1,
-                    None => counts.push((v, 1)),
+        let categorical: Vec<(String, usize, Vec<(String, usize)>)> =
+            table.categorical().iter().map(|c| (c.name.clone(), c.missing(), c.counts())).collect();
+        let class_counts = target.and_then(|t| {
+            if let Some(c) = table.column(t) {
+                let mut counts: Vec<(f64, usize)> = Vec::new();
+                for v in c.present() {
+                    match counts.iter_mut().find(|(k, _)| *k == v) {
+                        Some((_, n)) => *n += 1,
+                        None => counts.push((v, 1)),
+                    }
                 }
+                counts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                Some((c.name.clone(), counts.into_iter().map(|(v, n)| (format_num(v), n)).collect()))
+            } else {
+                categorical.iter().find(|c| c.0 == t).map(|c| (c.0.clone(), c.2.clone()))
             }
-            counts.sort_by(|a, b| a.0.total_cmp(&b.0));
-            (c.name.clone(), counts)
         });
         QualityReport {
             source: table.source().display().to_string(),
@@ -93,13 +104,15 @@ impl QualityReport {
             duplicate_rows,
             duplicate_check_excludes: exclude.iter().map(|s| s.to_string()).collect(),
             columns,
+            categorical,
             class_counts,
         }
     }
 
     /// The report as tables: an overview, the per-column summary, and the class counts.
     pub fn tables(&self) -> Vec<HtmlTable> {
-        let total_missing: usize = self.columns.iter().map(|c| c.missing).sum();
+        let total_missing: usize =
+            self.columns.iter().map(|c| c.missing).sum::<usize>() + self.categorical.iter().map(|c| c.1).sum::<usize>();
         let excl = if self.duplicate_check_excludes.is_empty() {
             String::new()
         } else {
@@ -108,7 +121,10 @@ impl QualityReport {
         let name = std::path::Path::new(&self.source).file_name().map_or(self.source.clone(), |n| n.to_string_lossy().into_owned());
         let overview = HtmlTable::new(&format!("Data quality of {name}"), &["check", "value"])
             .row(vec!["rows".into(), self.rows.to_string()])
-            .row(vec!["columns".into(), self.columns.len().to_string()])
+            .row(vec![
+                "columns".into(),
+                format!("{} ({} numeric, {} categorical)", self.columns.len() + self.categorical.len(), self.columns.len(), self.categorical.len()),
+            ])
             .row(vec!["missing cells".into(), total_missing.to_string()])
             .row(vec![format!("duplicate rows{excl}"), self.duplicate_rows.to_string()]);
         let mut summary = HtmlTable::new(
@@ -121,13 +137,13 @@ impl QualityReport {
             summary.push(cells);
         }
         let mut out = vec![overview, summary];
+        let target = self.class_counts.as_ref().map(|c| c.0.as_str());
+        for (name, missing, counts) in self.categorical.iter().filter(|c| Some(c.0.as_str()) != target) {
+            let caption = format!("Categories of `{name}` ({missing} missing)");
+            out.push(counts_table(&caption, "category", counts));
+        }
         if let Some((name, counts)) = &self.class_counts {
-            let total: usize = counts.iter().map(|c| c.1).sum();
-            let mut t = HtmlTable::new(&format!("Class counts of `{name}`"), &["class", "rows", "share"]);
-            for (v, n) in counts {
-                t.push(vec![format_num(*v), n.to_string(), format!("{:.2}%", 100.0 * *n as f64 / total as f64)]);
-            }
-            out.push(t);
+            out.push(counts_table(&format!("Class counts of `{name}`"), "class", counts));
         }
         out
     }
@@ -146,6 +162,15 @@ impl std::fmt::Display for QualityReport {
         }
         Ok(())
     }
+}
+
+fn counts_table(caption: &str, what: &str, counts: &[(String, usize)]) -> HtmlTable {
+    let total: usize = counts.iter().map(|c| c.1).sum();
+    let mut t = HtmlTable::new(caption, &[what, "rows", "share"]);
+    for (v, n) in counts {
+        t.push(vec![v.clone(), n.to_string(), format!("{:.2}%", 100.0 * *n as f64 / total.max(1) as f64)]);
+    }
+    t
 }
 
 fn format_num(v: f64) -> String {

@@ -19,17 +19,20 @@ pub enum Header {
     Optional,
 }
 
-/// What a CSV file must hold: its columns in order, and which of them may have empty cells.
+/// What a CSV file must hold: its columns in order, which of them hold text categories, and
+/// which may have empty cells.
 ///
 /// ```
 /// use propensity::table::{CsvSchema, Header};
-/// let schema = CsvSchema { columns: &["a", "b"], nullable: &["b"], header: Header::Optional };
+/// let schema = CsvSchema { columns: &["a", "b"], categorical: &["b"], nullable: &[], header: Header::Optional };
 /// assert_eq!(schema.columns.len(), 2);
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct CsvSchema<'a> {
     /// Column names, in file order. Header names are compared with surrounding spaces trimmed.
     pub columns: &'a [&'a str],
+    /// Columns holding text categories (kept as strings); every other column is numeric.
+    pub categorical: &'a [&'a str],
     /// Columns in which an empty cell means "missing" rather than an error.
     pub nullable: &'a [&'a str],
     /// Whether a header row is required or optional.
@@ -57,11 +60,38 @@ impl Column {
     }
 }
 
-/// A validated numeric table: every cell is finite or (in nullable columns) missing.
+/// One named text column (a category per row); `None` marks a missing cell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategoricalColumn {
+    /// The column's name.
+    pub name: String,
+    /// One category per row.
+    pub values: Vec<Option<String>>,
+}
+
+impl CategoricalColumn {
+    /// Number of missing cells.
+    pub fn missing(&self) -> usize {
+        self.values.iter().filter(|v| v.is_none()).count()
+    }
+
+    /// `(category, rows)` pairs, sorted by category.
+    pub fn counts(&self) -> Vec<(String, usize)> {
+        let mut m = std::collections::BTreeMap::new();
+        for v in self.values.iter().flatten() {
+            *m.entry(v.clone()).or_insert(0) += 1;
+        }
+        m.into_iter().collect()
+    }
+}
+
+/// A validated table: numeric cells are finite, categorical cells are non-empty text, and only
+/// nullable columns have missing cells.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     source: PathBuf,
     columns: Vec<Column>,
+    categorical: Vec<CategoricalColumn>,
     lines: Vec<u64>,
 }
 
@@ -91,7 +121,29 @@ impl Table {
         {
             return Err(Error::Data(format!("column `{}` holds the non-finite value {v}", c.name)));
         }
-        Ok(Table { source: source.into(), columns, lines: (1..=rows as u64).collect() })
+        Ok(Table { source: source.into(), columns, categorical: Vec::new(), lines: (1..=rows as u64).collect() })
+    }
+
+    /// Adds categorical columns of the table's length (builder style, for in-memory tables).
+    ///
+    /// ```
+    /// use propensity::table::{CategoricalColumn, Column, Table};
+    /// let t = Table::new("m", vec![Column { name: "x".into(), values: vec![Some(1.0)] }]).unwrap()
+    ///     .with_categorical(vec![CategoricalColumn { name: "c".into(), values: vec![Some("a".into())] }])
+    ///     .unwrap();
+    /// assert_eq!(t.categorical_column("c").unwrap().counts(), vec![("a".to_string(), 1)]);
+    /// ```
+    pub fn with_categorical(mut self, columns: Vec<CategoricalColumn>) -> Result<Table> {
+        if let Some(c) = columns.iter().find(|c| c.values.len() != self.rows()) {
+            return Err(Error::Data(format!(
+                "column `{}` has {} values, the table has {} rows",
+                c.name,
+                c.values.len(),
+                self.rows()
+            )));
+        }
+        self.categorical.extend(columns);
+        Ok(self)
     }
 
     /// Reads and validates a CSV file against `schema`.
@@ -109,7 +161,7 @@ impl Table {
     ///
     /// ```
     /// use propensity::table::{CsvSchema, Header, Table};
-    /// let schema = CsvSchema { columns: &["a", "b"], nullable: &["b"], header: Header::Optional };
+    /// let schema = CsvSchema { columns: &["a", "b"], categorical: &[], nullable: &["b"], header: Header::Optional };
     /// let t = Table::from_reader("inline.csv", "a,b\n1,2\n3,\n".as_bytes(), &schema).unwrap();
     /// assert_eq!(t.column("b").unwrap().values, vec![Some(2.0), None]);
     /// let err = Table::from_reader("inline.csv", "1,x\n".as_bytes(), &schema).unwrap_err();
@@ -119,8 +171,10 @@ impl Table {
         let source = source.into();
         let width = schema.columns.len();
         let nullable: Vec<bool> = schema.columns.iter().map(|c| schema.nullable.contains(c)).collect();
+        let is_cat: Vec<bool> = schema.columns.iter().map(|c| schema.categorical.contains(c)).collect();
         let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(reader);
         let mut columns: Vec<Vec<Option<f64>>> = vec![Vec::new(); width];
+        let mut texts: Vec<Vec<Option<String>>> = vec![Vec::new(); width];
         let mut lines = Vec::new();
         let mut record = csv::StringRecord::new();
         let mut first = true;
@@ -159,20 +213,27 @@ impl Table {
                 }
             }
             for (j, field) in record.iter().enumerate() {
-                columns[j].push(parse_cell(&source, line, schema.columns[j], field, nullable[j])?);
+                if is_cat[j] {
+                    texts[j].push(parse_category(&source, line, schema.columns[j], field, nullable[j])?);
+                } else {
+                    columns[j].push(parse_cell(&source, line, schema.columns[j], field, nullable[j])?);
+                }
             }
             lines.push(line);
         }
         if lines.is_empty() {
             return Err(Error::Format { file: source, message: "no data rows".into() });
         }
-        let columns = schema
-            .columns
-            .iter()
-            .zip(columns)
-            .map(|(name, values)| Column { name: name.to_string(), values })
-            .collect();
-        Ok(Table { source, columns, lines })
+        let mut numeric = Vec::new();
+        let mut categorical = Vec::new();
+        for ((name, values), (text, cat)) in schema.columns.iter().zip(columns).zip(texts.into_iter().zip(is_cat)) {
+            if cat {
+                categorical.push(CategoricalColumn { name: name.to_string(), values: text });
+            } else {
+                numeric.push(Column { name: name.to_string(), values });
+            }
+        }
+        Ok(Table { source, columns: numeric, categorical, lines })
     }
 
     /// Where the table came from (a file path, or a label for in-memory tables).
@@ -185,9 +246,25 @@ impl Table {
         self.lines.len()
     }
 
-    /// The columns, in schema order.
+    /// The numeric columns, in schema order.
     pub fn columns(&self) -> &[Column] {
         &self.columns
+    }
+
+    /// The categorical columns, in schema order.
+    pub fn categorical(&self) -> &[CategoricalColumn] {
+        &self.categorical
+    }
+
+    /// The categorical column called `name`, or an error naming the file.
+    pub fn categorical_column(&self, name: &str) -> Result<&CategoricalColumn> {
+        self.categorical.iter().find(|c| c.name == name).ok_or_else(|| Error::Format {
+            file: self.source.clone(),
+            message: format!(
+                "no categorical column `{name}`; categorical columns are {:?}",
+                self.categorical.iter().map(|c| c.name.as_str()).collect::<Vec<_>>()
+            ),
+        })
     }
 
     /// The column called `name`, if any.
@@ -213,6 +290,14 @@ impl Table {
                 .columns
                 .iter()
                 .map(|c| Column { name: c.name.clone(), values: indices.iter().map(|&i| c.values[i]).collect() })
+                .collect(),
+            categorical: self
+                .categorical
+                .iter()
+                .map(|c| CategoricalColumn {
+                    name: c.name.clone(),
+                    values: indices.iter().map(|&i| c.values[i].clone()).collect(),
+                })
                 .collect(),
             lines: indices.iter().map(|&i| self.lines[i]).collect(),
         }
@@ -275,6 +360,22 @@ fn parse_cell(file: &Path, line: u64, column: &str, field: &str, nullable: bool)
     }
 }
 
+fn parse_category(file: &Path, line: u64, column: &str, field: &str, nullable: bool) -> Result<Option<String>> {
+    let field = field.trim();
+    if field.is_empty() {
+        if nullable {
+            return Ok(None);
+        }
+        return Err(Error::Cell {
+            file: file.to_path_buf(),
+            line,
+            column: column.to_string(),
+            message: "missing value".into(),
+        });
+    }
+    Ok(Some(field.to_string()))
+}
+
 fn csv_error(file: &Path, e: csv::Error) -> Error {
     let line = e.position().map_or(0, |p| p.line());
     match e.into_kind() {
@@ -287,7 +388,8 @@ fn csv_error(file: &Path, e: csv::Error) -> Error {
 mod tests {
     use super::*;
 
-    const SCHEMA: CsvSchema = CsvSchema { columns: &["a", "b", "c"], nullable: &["c"], header: Header::Optional };
+    const SCHEMA: CsvSchema =
+        CsvSchema { columns: &["a", "b", "c"], categorical: &[], nullable: &["c"], header: Header::Optional };
 
     fn read(text: &str) -> Result<Table> {
         Table::from_reader("t.csv", text.as_bytes(), &SCHEMA)
@@ -335,6 +437,19 @@ mod tests {
         assert!(matches!(e, Error::Format { .. }), "{e}");
         let required = CsvSchema { header: Header::Required, ..SCHEMA };
         assert!(Table::from_reader("t.csv", "1,2,3\n".as_bytes(), &required).is_err());
+    }
+
+    #[test]
+    fn categorical_columns_keep_text_and_refuse_empty_cells() {
+        let schema = CsvSchema { columns: &["x", "g"], categorical: &["g"], nullable: &[], header: Header::Required };
+        let t = Table::from_reader("t.csv", "x,g\n1,Male\n2, Female \n".as_bytes(), &schema).unwrap();
+        assert_eq!(t.columns().len(), 1);
+        let g = t.categorical_column("g").unwrap();
+        assert_eq!(g.values, vec![Some("Male".to_string()), Some("Female".to_string())]);
+        assert_eq!(t.select_rows(&[1]).categorical_column("g").unwrap().values, vec![Some("Female".to_string())]);
+        let e = Table::from_reader("t.csv", "x,g\n1,\n".as_bytes(), &schema).unwrap_err();
+        assert!(matches!(&e, Error::Cell { line: 2, column, .. } if column == "g"), "{e}");
+        assert!(t.categorical_column("x").is_err());
     }
 
     #[test]

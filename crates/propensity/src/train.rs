@@ -10,8 +10,10 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use dfdx::optim::Adam;
-use dfdx::prelude::{AdamConfig, AsArray, Backward, Optimizer, TensorFromVec, Trace, ZeroGrads};
+use dfdx::optim::{Adam, Momentum, RMSprop, Sgd};
+use dfdx::prelude::{
+    AdamConfig, AsArray, Backward, Cpu, Optimizer, RMSpropConfig, SgdConfig, TensorFromVec, Trace, ZeroGrads,
+};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -32,6 +34,33 @@ pub enum Shuffle {
     /// One permutation drawn once and reused every epoch: what Keras 3 `fit` does after
     /// `keras.utils.set_random_seed`.
     Once,
+}
+
+/// The optimizer. Every kind uses [`TrainConfig::learning_rate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Adam with `beta1`, `beta2`, `epsilon`.
+    #[default]
+    Adam,
+    /// Stochastic gradient descent with classic momentum `momentum` (PyTorch's `SGD`).
+    Sgd,
+    /// RMSprop with smoothing 0.99 and ε 1e-8 (PyTorch's defaults).
+    RmsProp,
+}
+
+/// How training rows are weighted by their class in the loss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassWeights {
+    /// Every row counts the same.
+    #[default]
+    None,
+    /// scikit-learn's `"balanced"` weights, from the training targets
+    /// (see [`crate::preprocess::balanced_class_weights`]).
+    Balanced,
+    /// One weight per class.
+    Given(Vec<f64>),
 }
 
 /// Early stopping on the validation loss, as Keras' `EarlyStopping(monitor="val_loss")`.
@@ -77,6 +106,12 @@ pub struct TrainConfig {
     pub beta2: f64,
     /// Adam ε (Keras' default 1e-7; PyTorch's is 1e-8).
     pub epsilon: f64,
+    /// Which optimizer.
+    pub optimizer: OptimizerKind,
+    /// Momentum of [`OptimizerKind::Sgd`].
+    pub momentum: f64,
+    /// Class weights in the loss (training and validation).
+    pub class_weights: ClassWeights,
     /// Early stopping; `None` trains all `max_epochs`.
     pub early_stopping: Option<EarlyStoppingConfig>,
     /// Batch order.
@@ -94,6 +129,9 @@ impl Default for TrainConfig {
             beta1: 0.9,
             beta2: 0.999,
             epsilon: 1e-7,
+            optimizer: OptimizerKind::Adam,
+            momentum: 0.9,
+            class_weights: ClassWeights::None,
             early_stopping: Some(EarlyStoppingConfig::default()),
             shuffle: Shuffle::EveryEpoch,
             seed: 1,
@@ -126,6 +164,14 @@ impl TrainConfig {
         }
         if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
             return bad("epsilon", "must be a positive number");
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad("momentum", "must be in [0, 1)");
+        }
+        if let ClassWeights::Given(w) = &self.class_weights {
+            if w.is_empty() || w.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+                return bad("class_weights", "must be positive numbers, one per class");
+            }
         }
         if let Some(es) = &self.early_stopping {
             if !(es.min_delta.is_finite() && es.min_delta >= 0.0) {
@@ -334,6 +380,36 @@ fn keras_duration(seconds: f64) -> String {
     }
 }
 
+type BoxedOptimizer<A> = Box<dyn Optimizer<<A as Architecture>::Net, Cpu, f32>>;
+
+fn optimizer<A: Architecture>(cfg: &TrainConfig, net: &A::Net) -> BoxedOptimizer<A> {
+    match cfg.optimizer {
+        OptimizerKind::Adam => Box::new(Adam::new(
+            net,
+            AdamConfig { lr: cfg.learning_rate, betas: [cfg.beta1, cfg.beta2], eps: cfg.epsilon, weight_decay: None },
+        )),
+        OptimizerKind::Sgd => Box::new(Sgd::new(
+            net,
+            SgdConfig {
+                lr: cfg.learning_rate,
+                momentum: (cfg.momentum > 0.0).then_some(Momentum::Classic(cfg.momentum)),
+                weight_decay: None,
+            },
+        )),
+        OptimizerKind::RmsProp => Box::new(RMSprop::new(
+            net,
+            RMSpropConfig {
+                lr: cfg.learning_rate,
+                alpha: 0.99,
+                eps: 1e-8,
+                momentum: None,
+                centered: false,
+                weight_decay: None,
+            },
+        )),
+    }
+}
+
 /// A trained model and the history of its training.
 #[derive(Debug)]
 pub struct Fitted<A: Architecture> {
@@ -403,16 +479,23 @@ impl Trainer {
             });
         }
 
+        let weights: Option<Vec<f64>> = match &cfg.class_weights {
+            ClassWeights::None => None,
+            ClassWeights::Balanced => Some(crate::preprocess::balanced_class_weights(train.targets(), k)?),
+            ClassWeights::Given(w) if w.len() == k => Some(w.clone()),
+            ClassWeights::Given(w) => {
+                return Err(Error::Config {
+                    field: "class_weights",
+                    message: format!("{} weights given for {k} classes", w.len()),
+                })
+            }
+        };
+        let weights_f32: Option<Vec<f32>> = weights.as_ref().map(|w| w.iter().map(|&v| v as f32).collect());
+
         let started = Instant::now();
         let mut model = Model::<A>::new(cfg.seed);
         let mut grads = model.net.alloc_grads();
-        let adam = AdamConfig {
-            lr: cfg.learning_rate,
-            betas: [cfg.beta1, cfg.beta2],
-            eps: cfg.epsilon,
-            weight_decay: None,
-        };
-        let mut opt = Adam::new(&model.net, adam);
+        let mut opt = optimizer::<A>(&cfg, &model.net);
         let mut order_rng = StdRng::seed_from_u64(cfg.seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
         let x = train.inputs().as_slice().expect("Dataset keeps standard layout");
         let y = train.targets();
@@ -443,12 +526,12 @@ impl Trainer {
                 let logits = dfdx::prelude::ModuleMut::forward_mut(&mut model.net, xt.traced(grads));
                 scores.resize(rows.len() * k, 0.0);
                 logits.copy_into(&mut scores);
-                let loss = sparse_cross_entropy(logits, &yb)?;
+                let loss = sparse_cross_entropy(logits, &yb, weights_f32.as_deref())?;
                 let value = loss.array();
                 if !value.is_finite() {
                     return Err(Error::NonFiniteLoss { epoch, batch: b + 1, loss: value });
                 }
-                loss_sum += value as f64 * rows.len() as f64;
+                loss_sum += value as f64 * rows.len() as f64; // row-weighted, as Keras' loss tracker
                 correct += scores.chunks(k).zip(rows).filter(|(s, &i)| argmax(s) == y[i]).count();
                 steps += 1;
                 grads = loss.backward();
@@ -456,7 +539,7 @@ impl Trainer {
                     .map_err(|e| Error::Data(format!("optimizer update failed: {e:?}")))?;
                 model.net.zero_grads(&mut grads);
             }
-            let val = validation.map(|v| model.evaluate(v)).transpose()?;
+            let val = validation.map(|v| model.evaluate_weighted(v, weights.as_deref())).transpose()?;
             let log = EpochLog {
                 epoch,
                 loss: loss_sum / train.len() as f64,
@@ -545,6 +628,8 @@ mod tests {
             (TrainConfig { learning_rate: f64::NAN, ..ok.clone() }, "learning_rate"),
             (TrainConfig { beta2: 1.0, ..ok.clone() }, "beta2"),
             (TrainConfig { epsilon: 0.0, ..ok.clone() }, "epsilon"),
+            (TrainConfig { momentum: 1.0, ..ok.clone() }, "momentum"),
+            (TrainConfig { class_weights: ClassWeights::Given(vec![1.0, -2.0]), ..ok.clone() }, "class_weights"),
             (
                 TrainConfig {
                     early_stopping: Some(EarlyStoppingConfig { min_delta: -1.0, ..Default::default() }),
