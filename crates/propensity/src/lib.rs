@@ -37,7 +37,9 @@ pub mod paths;
 pub mod plot;
 pub mod preprocess;
 pub mod quality;
+pub mod resample;
 pub mod runs;
+pub mod shopping;
 pub mod table;
 pub mod train;
 

@@ -14,6 +14,7 @@ use ndarray::Array2;
 use rand::distributions::{Distribution, Uniform};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
 
 use crate::layers::Dense;
 use crate::metrics::Evaluation;
@@ -95,10 +96,22 @@ impl<A: Architecture> Model<A> {
     /// assert_eq!(a.weights(), Model::<AudiobooksMlp>::new(7).weights());
     /// ```
     pub fn new(seed: u64) -> Self {
+        Self::with_init(seed, Init::Keras)
+    }
+
+    /// Builds the network with the given initialisation, drawn from `seed`.
+    ///
+    /// ```
+    /// use propensity::model::{AudiobooksMlp, Init, Model};
+    /// let m = Model::<AudiobooksMlp>::with_init(1, Init::PyTorch);
+    /// // PyTorch's nn.Linear: weights and biases in ±1/√fan_in; the first layer has fan_in 10
+    /// assert!(m.weights()[..550].iter().all(|w| w.abs() <= 1.0 / 10f32.sqrt()));
+    /// ```
+    pub fn with_init(seed: u64, init: Init) -> Self {
         let dev = Device::default();
         let mut net = dev.build_module::<A::Layers, f32>();
-        let mut init = KerasInit { rng: StdRng::seed_from_u64(seed) };
-        A::Net::iter_tensors(&mut RecursiveWalker { m: &mut net, f: &mut init }).expect("CPU tensors do not fail");
+        let mut visitor = Initializer { rng: StdRng::seed_from_u64(seed), init, fan_in: 1 };
+        A::Net::iter_tensors(&mut RecursiveWalker { m: &mut net, f: &mut visitor }).expect("CPU tensors do not fail");
         Model { net, dev }
     }
 
@@ -176,12 +189,26 @@ fn softmax(logits: &[f32]) -> Vec<f32> {
     exp.into_iter().map(|e| e / sum).collect()
 }
 
-/// Keras `Dense` initialisation: Glorot-uniform for matrices, zeros for bias vectors.
-struct KerasInit {
-    rng: StdRng,
+/// How a network's weights start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// Keras `Dense`: Glorot-uniform weights, zero biases.
+    #[default]
+    Keras,
+    /// PyTorch `nn.Linear`: weights and biases uniform in ±1/√fan_in.
+    #[serde(rename = "pytorch")]
+    PyTorch,
 }
 
-impl TensorVisitor<f32, Device> for KerasInit {
+/// Visits the parameters in layer order (weight, then its bias) and draws them per [`Init`].
+struct Initializer {
+    rng: StdRng,
+    init: Init,
+    fan_in: usize,
+}
+
+impl TensorVisitor<f32, Device> for Initializer {
     type Viewer = ViewTensorMut;
     type Err = <Device as dfdx::prelude::HasErr>::Err;
     type E2 = f32;
@@ -193,14 +220,26 @@ impl TensorVisitor<f32, Device> for KerasInit {
         t: &mut Tensor<S, f32, Device>,
     ) -> std::result::Result<Option<Tensor<S, f32, Device>>, Self::Err> {
         let dims = t.shape().concrete();
-        if S::NUM_DIMS == 2 {
-            // dfdx stores Linear weights as (out, in)
-            let limit = (6.0 / (dims[0] + dims[1]) as f64).sqrt() as f32;
-            let dist = Uniform::new_inclusive(-limit, limit);
-            let values: Vec<f32> = (0..dims[0] * dims[1]).map(|_| dist.sample(&mut self.rng)).collect();
-            t.copy_from(&values);
+        let n: usize = (0..S::NUM_DIMS).map(|i| dims[i]).product();
+        let limit = if S::NUM_DIMS == 2 {
+            // dfdx stores dense weights as (out, in)
+            self.fan_in = dims[1];
+            match self.init {
+                Init::Keras => (6.0 / (dims[0] + dims[1]) as f64).sqrt() as f32,
+                Init::PyTorch => 1.0 / (dims[1] as f32).sqrt(),
+            }
         } else {
+            match self.init {
+                Init::Keras => 0.0,
+                Init::PyTorch => 1.0 / (self.fan_in as f32).sqrt(),
+            }
+        };
+        if limit == 0.0 {
             t.fill_with_zeros();
+        } else {
+            let dist = Uniform::new_inclusive(-limit, limit);
+            let values: Vec<f32> = (0..n).map(|_| dist.sample(&mut self.rng)).collect();
+            t.copy_from(&values);
         }
         Ok(None)
     }

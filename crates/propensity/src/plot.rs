@@ -145,3 +145,382 @@ fn panel(
 fn plot_err<E: std::fmt::Debug>(e: E) -> Error {
     Error::Plot(format!("{e:?}"))
 }
+
+/// matplotlib's "tab10" colours, used for classes and series in order.
+pub const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+fn render(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<Svg> {
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        draw(&root)?;
+        root.present().map_err(plot_err)?;
+    }
+    Ok(Svg(text))
+}
+
+fn check_lengths(what: &str, a: usize, b: usize) -> Result<()> {
+    if a != b || a == 0 {
+        return Err(Error::Plot(format!("{what}: {a} labels for {b} values")));
+    }
+    Ok(())
+}
+
+/// Bars with series side by side per group (one series is a plain bar chart), e.g. rows per
+/// gender for each shopping preference.
+///
+/// ```
+/// let svg = propensity::plot::bar_chart("Rows per class", "rows", &["a".into(), "b".into()],
+///     &[("rows".into(), vec![3.0, 5.0])]).unwrap();
+/// assert!(svg.as_str().contains("Rows per class"));
+/// ```
+pub fn bar_chart(title: &str, y_label: &str, groups: &[String], series: &[(String, Vec<f64>)]) -> Result<Svg> {
+    for (name, values) in series {
+        check_lengths(name, groups.len(), values.len())?;
+    }
+    let y_max = series.iter().flat_map(|s| s.1.iter()).copied().fold(0.0f64, f64::max).max(1e-9) * 1.1;
+    let n = series.len().max(1) as f64;
+    render((640, 380), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.5f64..groups.len() as f64 - 0.5, 0.0..y_max)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(groups.len())
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 { groups.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            })
+            .y_desc(y_label)
+            .draw()
+            .map_err(plot_err)?;
+        for (k, (name, values)) in series.iter().enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            let width = 0.8 / n;
+            let left = |g: usize| g as f64 - 0.4 + k as f64 * width;
+            chart
+                .draw_series(values.iter().enumerate().map(|(g, &v)| {
+                    Rectangle::new([(left(g), 0.0), (left(g) + width * 0.95, v)], color.filled())
+                }))
+                .map_err(plot_err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+        }
+        if series.len() > 1 {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.3))
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    })
+}
+
+/// A pie chart with the share of each slice.
+///
+/// ```
+/// let svg = propensity::plot::pie_chart("Preference", &["Store".into(), "Online".into()], &[87.0, 13.0]).unwrap();
+/// assert!(svg.as_str().contains("Store"));
+/// ```
+pub fn pie_chart(title: &str, labels: &[String], values: &[f64]) -> Result<Svg> {
+    check_lengths(title, labels.len(), values.len())?;
+    let total: f64 = values.iter().sum();
+    let names: Vec<String> =
+        labels.iter().zip(values).map(|(l, v)| format!("{l} {:.1}%", 100.0 * v / total.max(1e-12))).collect();
+    let colors: Vec<RGBColor> = (0..values.len()).map(|i| PALETTE[i % PALETTE.len()]).collect();
+    render((480, 400), |root| {
+        let area = root.titled(title, ("sans-serif", 18)).map_err(plot_err)?;
+        let (w, h) = area.dim_in_pixel();
+        let center = (w as i32 / 2, h as i32 / 2);
+        let radius = (w.min(h) as f64) * 0.32;
+        let mut pie = Pie::new(&center, &radius, values, &colors, &names);
+        pie.start_angle(-90.0);
+        pie.label_style(("sans-serif", 14).into_font().color(&BLACK));
+        area.draw(&pie).map_err(plot_err)?;
+        Ok(())
+    })
+}
+
+/// Five-number summary of a sample for a box plot: whiskers at the furthest points within
+/// 1.5 IQR of the quartiles (matplotlib's default), the rest counted as outliers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoxStats {
+    /// Lower whisker.
+    pub low: f64,
+    /// First quartile.
+    pub q1: f64,
+    /// Median.
+    pub median: f64,
+    /// Third quartile.
+    pub q3: f64,
+    /// Upper whisker.
+    pub high: f64,
+    /// Points beyond the whiskers.
+    pub outliers: usize,
+}
+
+impl BoxStats {
+    /// Computes the summary (linear-interpolation quartiles, numpy's default).
+    ///
+    /// ```
+    /// let b = propensity::plot::BoxStats::of(&[1.0, 2.0, 3.0, 4.0, 100.0]).unwrap();
+    /// assert_eq!((b.q1, b.median, b.q3, b.high, b.outliers), (2.0, 3.0, 4.0, 4.0, 1));
+    /// ```
+    pub fn of(values: &[f64]) -> Option<BoxStats> {
+        if values.is_empty() {
+            return None;
+        }
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        let q = |p: f64| {
+            let pos = p * (v.len() - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+        };
+        let (q1, median, q3) = (q(0.25), q(0.5), q(0.75));
+        let (lo_fence, hi_fence) = (q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1));
+        let low = v.iter().copied().find(|&x| x >= lo_fence).unwrap_or(q1);
+        let high = v.iter().rev().copied().find(|&x| x <= hi_fence).unwrap_or(q3);
+        let outliers = v.iter().filter(|&&x| x < lo_fence || x > hi_fence).count();
+        Some(BoxStats { low, q1, median, q3, high, outliers })
+    }
+}
+
+/// Box plots of one feature per group (e.g. per class), side by side.
+///
+/// ```
+/// let svg = propensity::plot::box_plots("Age by class", "age",
+///     &[("a".into(), vec![1.0, 2.0, 3.0]), ("b".into(), vec![2.0, 4.0, 9.0])]).unwrap();
+/// assert!(svg.as_str().contains("Age by class"));
+/// ```
+pub fn box_plots(title: &str, y_label: &str, groups: &[(String, Vec<f64>)]) -> Result<Svg> {
+    let stats: Vec<BoxStats> = groups
+        .iter()
+        .map(|(name, v)| BoxStats::of(v).ok_or_else(|| Error::Plot(format!("group {name} has no values"))))
+        .collect::<Result<_>>()?;
+    let lo = stats.iter().map(|s| s.low).fold(f64::INFINITY, f64::min);
+    let hi = stats.iter().map(|s| s.high).fold(f64::NEG_INFINITY, f64::max);
+    let pad = ((hi - lo) * 0.08).max(1e-9);
+    let names: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
+    render((420, 340), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(64)
+            .build_cartesian_2d(-0.5f64..groups.len() as f64 - 0.5, (lo - pad)..(hi + pad))
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(groups.len())
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            })
+            .y_desc(y_label)
+            .draw()
+            .map_err(plot_err)?;
+        for (g, s) in stats.iter().enumerate() {
+            let x = g as f64;
+            let color = PALETTE[g % PALETTE.len()];
+            let style = BLACK.stroke_width(1);
+            chart.draw_series([Rectangle::new([(x - 0.3, s.q1), (x + 0.3, s.q3)], color.mix(0.6).filled())]).map_err(plot_err)?;
+            chart
+                .draw_series([
+                    PathElement::new(vec![(x - 0.3, s.median), (x + 0.3, s.median)], BLACK.stroke_width(2)),
+                    PathElement::new(vec![(x, s.q3), (x, s.high)], style),
+                    PathElement::new(vec![(x, s.q1), (x, s.low)], style),
+                    PathElement::new(vec![(x - 0.15, s.high), (x + 0.15, s.high)], style),
+                    PathElement::new(vec![(x - 0.15, s.low), (x + 0.15, s.low)], style),
+                ])
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    })
+}
+
+/// A heat map of `values` (rows × columns) with each cell's value written in it, e.g. a
+/// confusion matrix or a correlation matrix. Colours run white → blue from `range.0` to
+/// `range.1`; with a negative lower bound, red → white → blue.
+///
+/// ```
+/// let svg = propensity::plot::heatmap("Confusion", &["a".into(), "b".into()], &["a".into(), "b".into()],
+///     &[vec![5.0, 1.0], vec![0.0, 7.0]], (0.0, 7.0), |v| format!("{v:.0}")).unwrap();
+/// assert!(svg.as_str().contains(">7<"));
+/// ```
+pub fn heatmap(
+    title: &str,
+    rows: &[String],
+    cols: &[String],
+    values: &[Vec<f64>],
+    range: (f64, f64),
+    label: impl Fn(f64) -> String,
+) -> Result<Svg> {
+    check_lengths(title, rows.len(), values.len())?;
+    for r in values {
+        check_lengths(title, cols.len(), r.len())?;
+    }
+    let cell = if cols.len() > 8 { 30 } else { 90 };
+    let (w, h) = (160 + cell * cols.len() as u32, 120 + cell * rows.len() as u32);
+    let color = |v: f64| {
+        let (lo, hi) = range;
+        if lo < 0.0 {
+            let t = (v / hi.abs().max(lo.abs()).max(1e-12)).clamp(-1.0, 1.0);
+            let mix = |a: f64, b: f64, t: f64| (a + (b - a) * t) as u8;
+            if t >= 0.0 {
+                RGBColor(mix(255.0, 33.0, t), mix(255.0, 102.0, t), mix(255.0, 172.0, t))
+            } else {
+                RGBColor(mix(255.0, 178.0, -t), mix(255.0, 24.0, -t), mix(255.0, 43.0, -t))
+            }
+        } else {
+            let t = ((v - lo) / (hi - lo).max(1e-12)).clamp(0.0, 1.0);
+            RGBColor((247.0 - 239.0 * t) as u8, (251.0 - 203.0 * t) as u8, (255.0 - 148.0 * t) as u8)
+        }
+    };
+    render((w, h), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(if cols.len() > 8 { 110 } else { 30 })
+            .y_label_area_size(if cols.len() > 8 { 150 } else { 70 })
+            .build_cartesian_2d(0.0f64..cols.len() as f64, 0.0f64..rows.len() as f64)
+            .map_err(plot_err)?;
+        let label_at = |names: &[String], x: f64| {
+            let i = x.floor();
+            if (x - i - 0.5).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+        };
+        let n_rows = rows.len();
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(cols.len() * 2 + 1)
+            .y_labels(rows.len() * 2 + 1)
+            .x_label_formatter(&|x| label_at(cols, *x))
+            .y_label_formatter(&|y| {
+                let i = y.floor();
+                if (y - i - 0.5).abs() < 1e-6 && i >= 0.0 && (i as usize) < n_rows {
+                    rows[n_rows - 1 - i as usize].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .x_label_style(("sans-serif", 12).into_font().transform(if cols.len() > 8 {
+                FontTransform::Rotate90
+            } else {
+                FontTransform::None
+            }))
+            .draw()
+            .map_err(plot_err)?;
+        for (i, r) in values.iter().enumerate() {
+            let y = (n_rows - 1 - i) as f64;
+            for (j, &v) in r.iter().enumerate() {
+                let x = j as f64;
+                chart.draw_series([Rectangle::new([(x, y), (x + 1.0, y + 1.0)], color(v).filled())]).map_err(plot_err)?;
+                if cell >= 60 || cols.len() <= 12 {
+                    let dark = if range.0 < 0.0 { v.abs() > 0.6 * range.1.abs() } else { (v - range.0) / (range.1 - range.0).max(1e-12) > 0.6 };
+                    let style = ("sans-serif", if cell >= 60 { 16 } else { 9 })
+                        .into_font()
+                        .color(if dark { &WHITE } else { &BLACK })
+                        .pos(plotters::style::text_anchor::Pos::new(
+                            plotters::style::text_anchor::HPos::Center,
+                            plotters::style::text_anchor::VPos::Center,
+                        ));
+                    chart.draw_series([Text::new(label(v), (x + 0.5, y + 0.5), style)]).map_err(plot_err)?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// One-vs-rest ROC curves, one line per class with its AUC in the legend, and the diagonal.
+pub fn roc_curves(curves: &[crate::classify::RocCurve]) -> Result<Svg> {
+    render((520, 460), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption("ROC curves (one vs rest)", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0.0f64..1.0, 0.0f64..1.0)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("false positive rate")
+            .y_desc("true positive rate")
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(plot_err)?;
+        chart.draw_series([PathElement::new(vec![(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.4))]).map_err(plot_err)?;
+        for (k, c) in curves.iter().enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(c.fpr.iter().copied().zip(c.tpr.iter().copied()), color.stroke_width(2)))
+                .map_err(plot_err)?
+                .label(format!("{} (AUC {:.4})", c.class, c.auc))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.3))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}
+
+/// A simple line plot of one or more named series against x, e.g. precision and recall of
+/// Hybrid against the decision threshold.
+pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> Result<Svg> {
+    let pts = || series.iter().flat_map(|s| s.1.iter());
+    if pts().next().is_none() {
+        return Err(Error::Plot(format!("{title}: nothing to plot")));
+    }
+    let (x0, x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| (a.0.min(p.0), a.1.max(p.0)));
+    let (y0, y1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| (a.0.min(p.1), a.1.max(p.1)));
+    let pad = ((y1 - y0) * 0.08).max(1e-3);
+    render((560, 360), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1.max(x0 + 1e-9), (y0 - pad)..(y1 + pad))
+            .map_err(plot_err)?;
+        chart.configure_mesh().x_desc(x_label).y_desc(y_label).light_line_style(WHITE.mix(0.0)).draw().map_err(plot_err)?;
+        for (k, (name, data)) in series.iter().enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
+                .map_err(plot_err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}

@@ -303,6 +303,26 @@ impl Table {
         }
     }
 
+    /// Indices of the rows that repeat an earlier row exactly (every column compared), like
+    /// the `True` rows of pandas' `df.duplicated()`.
+    ///
+    /// ```
+    /// use propensity::table::{Column, Table};
+    /// let t = Table::new("m", vec![Column { name: "x".into(), values: vec![Some(1.0), Some(2.0), Some(1.0)] }]).unwrap();
+    /// assert_eq!(t.duplicate_rows(), vec![2]);
+    /// assert_eq!(t.select_rows(&[0, 1]).duplicate_rows(), Vec::<usize>::new());
+    /// ```
+    pub fn duplicate_rows(&self) -> Vec<usize> {
+        let mut seen = std::collections::HashSet::new();
+        (0..self.rows())
+            .filter(|&i| {
+                let nums: Vec<Option<u64>> = self.columns.iter().map(|c| c.values[i].map(f64::to_bits)).collect();
+                let texts: Vec<Option<&str>> = self.categorical.iter().map(|c| c.values[i].as_deref()).collect();
+                !seen.insert((nums, texts))
+            })
+            .collect()
+    }
+
     /// The named columns as a row-major matrix. Fails on an unknown name or a missing cell
     /// (fill it first, see [`crate::preprocess::MeanFill`]).
     ///

@@ -116,6 +116,8 @@ pub struct TrainConfig {
     pub early_stopping: Option<EarlyStoppingConfig>,
     /// Batch order.
     pub shuffle: Shuffle,
+    /// How the weights start (Keras' or PyTorch's defaults).
+    pub init: crate::model::Init,
     /// Seeds the weight initialisation and the batch order.
     pub seed: u64,
 }
@@ -134,6 +136,7 @@ impl Default for TrainConfig {
             class_weights: ClassWeights::None,
             early_stopping: Some(EarlyStoppingConfig::default()),
             shuffle: Shuffle::EveryEpoch,
+            init: crate::model::Init::Keras,
             seed: 1,
         }
     }
@@ -493,7 +496,7 @@ impl Trainer {
         let weights_f32: Option<Vec<f32>> = weights.as_ref().map(|w| w.iter().map(|&v| v as f32).collect());
 
         let started = Instant::now();
-        let mut model = Model::<A>::new(cfg.seed);
+        let mut model = Model::<A>::with_init(cfg.seed, cfg.init);
         let mut grads = model.net.alloc_grads();
         let mut opt = optimizer::<A>(&cfg, &model.net);
         let mut order_rng = StdRng::seed_from_u64(cfg.seed.wrapping_add(0x9E37_79B9_7F4A_7C15));

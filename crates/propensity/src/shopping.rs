@@ -1,0 +1,417 @@
+//! Shopping-channel preference: will a customer shop in store, online, or both?
+//!
+//! The "Consumer Shopping Trends 2026" table: 22 numeric behaviour and demographic columns,
+//! `gender` and `city_tier` (categorical), and the target `shopping_preference`
+//! (Store ≈ 87 %, Online ≈ 10 %, Hybrid ≈ 3 %). The defaults reproduce the PyTorch tutorial:
+//! one-hot encoding keeping every level (28 features), labels in sorted order (Hybrid = 0,
+//! Online = 1, Store = 2), a stratified 80/20 split with seed 42, a scaler fitted on the
+//! training rows, and a 28→64→32→3 network trained 150 epochs with balanced class weights.
+
+use std::path::{Path, PathBuf};
+
+use dfdx::nn::builders::ReLU;
+use dfdx::prelude::{BuildOnDevice, Const};
+use ndarray::{Array2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::classify::{macro_auc, one_vs_rest, ClassificationReport, ConfusionMatrix};
+use crate::encode::{FittedOneHot, LabelEncoder, OneHotEncoder};
+use crate::layers::Dense;
+use crate::model::{Architecture, Device};
+use crate::preprocess::{stratified_kfold, stratified_split, FittedScaler, StandardScaler};
+use crate::table::{CsvSchema, Header, Table};
+use crate::train::{ClassWeights, TrainConfig, Trainer};
+use crate::{Dataset, Error, Result};
+
+/// The bundled file's name inside `data/`.
+pub const FILE: &str = "Consumer_Shopping_Trends_2026.csv";
+/// The target column.
+pub const TARGET: &str = "shopping_preference";
+/// The categorical input columns, one-hot encoded.
+pub const CATEGORICAL: [&str; 2] = ["gender", "city_tier"];
+/// The 22 numeric input columns, in file order.
+pub const NUMERIC: [&str; 22] = [
+    "age",
+    "monthly_income",
+    "daily_internet_hours",
+    "smartphone_usage_years",
+    "social_media_hours",
+    "online_payment_trust_score",
+    "tech_savvy_score",
+    "monthly_online_orders",
+    "monthly_store_visits",
+    "avg_online_spend",
+    "avg_store_spend",
+    "discount_sensitivity",
+    "return_frequency",
+    "avg_delivery_days",
+    "delivery_fee_sensitivity",
+    "free_return_importance",
+    "product_availability_online",
+    "impulse_buying_score",
+    "need_touch_feel_score",
+    "brand_loyalty_score",
+    "environmental_awareness",
+    "time_pressure_level",
+];
+
+const COLUMNS: [&str; 25] = [
+    NUMERIC[0], NUMERIC[1], NUMERIC[2], NUMERIC[3], NUMERIC[4], NUMERIC[5], NUMERIC[6], NUMERIC[7], NUMERIC[8],
+    NUMERIC[9], NUMERIC[10], NUMERIC[11], NUMERIC[12], NUMERIC[13], NUMERIC[14], NUMERIC[15], NUMERIC[16],
+    NUMERIC[17], NUMERIC[18], NUMERIC[19], NUMERIC[20], NUMERIC[21], CATEGORICAL[0], CATEGORICAL[1], TARGET,
+];
+
+const SCHEMA: CsvSchema = CsvSchema {
+    columns: &COLUMNS,
+    categorical: &[CATEGORICAL[0], CATEGORICAL[1], TARGET],
+    nullable: &[],
+    header: Header::Required,
+};
+
+/// The tutorial's network: 28 inputs → Linear(64), ReLU → Linear(32), ReLU → Linear(3);
+/// 4,035 parameters.
+///
+/// ```
+/// use propensity::{model::Model, shopping::ShoppingMlp};
+/// assert_eq!(Model::<ShoppingMlp>::new(0).parameters(), 4035);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ShoppingMlp;
+
+impl Architecture for ShoppingMlp {
+    type In = Const<28>;
+    type Out = Const<3>;
+    type Layers = ((Dense<28, 64>, ReLU), (Dense<64, 32>, ReLU), Dense<32, 3>);
+    type Net = <Self::Layers as BuildOnDevice<Device, f32>>::Built;
+}
+
+/// Reads and validates the CSV (header required; numeric cells finite, categories non-empty).
+///
+/// ```
+/// let t = propensity::shopping::read_csv(propensity::paths::data_file(propensity::shopping::FILE).unwrap()).unwrap();
+/// assert_eq!(t.rows(), 11789);
+/// ```
+pub fn read_csv(path: impl AsRef<Path>) -> Result<Table> {
+    Table::read_csv(path, &SCHEMA)
+}
+
+/// Like [`read_csv`], from any reader.
+pub fn read_csv_from(source: impl Into<PathBuf>, reader: impl std::io::Read) -> Result<Table> {
+    Table::from_reader(source, reader, &SCHEMA)
+}
+
+/// The encoded table: inputs in `pd.get_dummies` order (numeric columns, then one column per
+/// level of each categorical), and class indices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded {
+    /// Rows × 28 inputs, not yet scaled.
+    pub x: Array2<f64>,
+    /// Class index per row.
+    pub y: Vec<usize>,
+    /// Names of the 28 input columns.
+    pub feature_names: Vec<String>,
+    /// The fitted one-hot encoder (its levels).
+    pub onehot: FittedOneHot,
+    /// The fitted label encoder (class names).
+    pub labels: LabelEncoder,
+    /// Exact duplicate rows dropped before encoding.
+    pub duplicates_dropped: usize,
+}
+
+/// Drops exact duplicate rows, then one-hot encodes the categoricals and label-encodes the
+/// target.
+pub fn encode(table: &Table) -> Result<Encoded> {
+    let dups = table.duplicate_rows();
+    let keep: Vec<usize> = (0..table.rows()).filter(|i| dups.binary_search(i).is_err()).collect();
+    let table = table.select_rows(&keep);
+    let onehot = OneHotEncoder::fit(&table, &CATEGORICAL)?;
+    let labels = LabelEncoder::fit_column(&table, TARGET)?;
+    let numeric = table.to_matrix(&NUMERIC)?;
+    let dummies = onehot.transform(&table)?;
+    let x = ndarray::concatenate(Axis(1), &[numeric.view(), dummies.view()]).expect("same rows");
+    let mut feature_names: Vec<String> = NUMERIC.iter().map(|s| s.to_string()).collect();
+    feature_names.extend(onehot.feature_names());
+    if x.ncols() != ShoppingMlp::inputs() {
+        return Err(Error::Format {
+            file: table.source().to_path_buf(),
+            message: format!(
+                "encoding gives {} input columns, the model takes {} (levels {:?})",
+                x.ncols(),
+                ShoppingMlp::inputs(),
+                onehot.columns
+            ),
+        });
+    }
+    let y = labels.transform(&table, TARGET)?;
+    if labels.classes().len() != ShoppingMlp::outputs() {
+        return Err(Error::Format {
+            file: table.source().to_path_buf(),
+            message: format!("expected 3 classes in `{TARGET}`, found {:?}", labels.classes()),
+        });
+    }
+    Ok(Encoded { x, y, feature_names, onehot, labels, duplicates_dropped: dups.len() })
+}
+
+/// How the rows are split.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SplitConfig {
+    /// Seed of the stratified split (`random_state=42` in the tutorial).
+    pub seed: u64,
+    /// Share of rows in the test set.
+    pub test_fraction: f64,
+    /// Share of the training rows held out for validation curves and early stopping.
+    pub validation_fraction: Option<f64>,
+}
+
+impl Default for SplitConfig {
+    fn default() -> Self {
+        SplitConfig { seed: 42, test_fraction: 0.2, validation_fraction: None }
+    }
+}
+
+/// Scaled, model-ready splits and the state that produced them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    /// Training rows (scaled with the training statistics).
+    pub train: Dataset,
+    /// Validation rows, when a validation fraction was asked for.
+    pub validation: Option<Dataset>,
+    /// Test rows.
+    pub test: Dataset,
+    /// The scaler fitted on the training rows.
+    pub scaler: FittedScaler,
+    /// Class names.
+    pub classes: Vec<String>,
+}
+
+/// Stratified split (then a stratified validation hold-out from the training rows, if asked),
+/// with a scaler fitted on the training rows only.
+///
+/// ```
+/// use propensity::shopping::{encode, read_csv, split, SplitConfig, FILE};
+/// let enc = encode(&read_csv(propensity::paths::data_file(FILE).unwrap()).unwrap()).unwrap();
+/// let p = split(&enc, &SplitConfig::default()).unwrap();
+/// assert_eq!((p.train.len(), p.test.len()), (9431, 2358));
+/// assert_eq!(p.test.class_counts(3), vec![74, 235, 2049]);
+/// ```
+pub fn split(enc: &Encoded, cfg: &SplitConfig) -> Result<Prepared> {
+    let k = enc.labels.classes().len();
+    let (mut train_rows, test_rows) = stratified_split(&enc.y, k, cfg.test_fraction, cfg.seed)?;
+    let mut validation_rows = None;
+    if let Some(f) = cfg.validation_fraction {
+        let y_train: Vec<usize> = train_rows.iter().map(|&i| enc.y[i]).collect();
+        let (inner, held) = stratified_split(&y_train, k, f, cfg.seed.wrapping_add(1))?;
+        validation_rows = Some(held.iter().map(|&i| train_rows[i]).collect::<Vec<_>>());
+        train_rows = inner.iter().map(|&i| train_rows[i]).collect();
+    }
+    let scaler = StandardScaler::fit(&enc.x.select(Axis(0), &train_rows))?;
+    let scaled = scaler.transform(&enc.x)?;
+    Ok(Prepared {
+        train: Dataset::select(&scaled, &enc.y, &train_rows)?,
+        validation: validation_rows.map(|r| Dataset::select(&scaled, &enc.y, &r)).transpose()?,
+        test: Dataset::select(&scaled, &enc.y, &test_rows)?,
+        scaler,
+        classes: enc.labels.classes().to_vec(),
+    })
+}
+
+/// The tutorial's training: PyTorch's `nn.Linear` initialisation, batch 64 reshuffled every
+/// epoch, 150 epochs, Adam (lr 1e-3, PyTorch's ε 1e-8), balanced class weights, no early
+/// stopping.
+///
+/// ```
+/// let cfg = propensity::shopping::train_config(42);
+/// assert_eq!((cfg.batch_size, cfg.max_epochs, cfg.seed), (64, 150, 42));
+/// ```
+pub fn train_config(seed: u64) -> TrainConfig {
+    TrainConfig {
+        batch_size: 64,
+        max_epochs: 150,
+        epsilon: 1e-8,
+        early_stopping: None,
+        class_weights: ClassWeights::Balanced,
+        init: crate::model::Init::PyTorch,
+        seed,
+        ..TrainConfig::default()
+    }
+}
+
+/// The full evaluation of a multi-class model on a test set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Confusion matrix (raw counts).
+    pub confusion: ConfusionMatrix,
+    /// Precision / recall / F1 per class and averaged.
+    pub report: ClassificationReport,
+    /// The majority-class baseline on the same test rows.
+    pub baseline: ClassificationReport,
+    /// One-vs-rest ROC curves with their AUC.
+    pub roc: Vec<crate::classify::RocCurve>,
+    /// Mean of the per-class AUCs.
+    pub macro_auc: f64,
+}
+
+impl Report {
+    /// Evaluates class probabilities `proba` against `test` targets; the baseline predicts
+    /// the most frequent class of `train_targets`.
+    pub fn new<S: AsRef<str>>(proba: &Array2<f32>, test: &[usize], train_targets: &[usize], classes: &[S]) -> Result<Report> {
+        let predictions: Vec<usize> =
+            proba.rows().into_iter().map(|r| crate::model::argmax(r.as_slice().expect("row"))).collect();
+        let confusion = ConfusionMatrix::new(test, &predictions, classes)?;
+        let report = ClassificationReport::from_confusion(&confusion);
+        let baseline = crate::classify::majority_baseline(train_targets, test, classes)?;
+        let roc = one_vs_rest(proba, test, classes)?;
+        Ok(Report { confusion, report, baseline, macro_auc: macro_auc(&roc), roc })
+    }
+
+    /// Headline numbers as a table: accuracy, macro F1, weighted F1, AUC per class and macro,
+    /// against the majority baseline.
+    pub fn summary_table(&self) -> crate::display::HtmlTable {
+        let mut t = crate::display::HtmlTable::new("Test-set summary", &["metric", "model", "majority baseline"]);
+        t.push(vec!["accuracy".into(), pct(self.report.accuracy), pct(self.baseline.accuracy)]);
+        t.push(vec!["macro F1".into(), format!("{:.3}", self.report.macro_avg.f1), format!("{:.3}", self.baseline.macro_avg.f1)]);
+        t.push(vec!["weighted F1".into(), format!("{:.3}", self.report.weighted_avg.f1), format!("{:.3}", self.baseline.weighted_avg.f1)]);
+        for c in &self.roc {
+            t.push(vec![format!("ROC AUC {}", c.class), format!("{:.4}", c.auc), "0.5".into()]);
+        }
+        t.push(vec!["ROC AUC macro".into(), format!("{:.4}", self.macro_auc), "0.5".into()]);
+        t
+    }
+
+    /// The report as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("Report serialises")
+    }
+
+    /// evcxr's display hook: the summary, the classification report and the confusion matrix.
+    pub fn evcxr_display(&self) {
+        let html = [self.summary_table(), self.report.table(), self.confusion.table()]
+            .iter()
+            .map(|t| t.to_html())
+            .collect::<Vec<_>>()
+            .join("<br/>");
+        println!("EVCXR_BEGIN_CONTENT text/html\n{html}\nEVCXR_END_CONTENT");
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", self.summary_table())?;
+        writeln!(f, "{}", self.report.table())?;
+        write!(f, "{}", self.confusion.table())
+    }
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.2}%", v * 100.0)
+}
+
+/// How class imbalance is handled in training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Balancing {
+    /// Whatever the training config says (the tutorial: balanced class weights).
+    #[default]
+    Config,
+    /// SMOTE (k = 5) on the training rows, no class weights.
+    Smote,
+}
+
+/// Trains on `prepared.train` (rebalanced as asked) and evaluates on `prepared.test`.
+pub fn fit_and_evaluate(prepared: &Prepared, config: &TrainConfig, balancing: Balancing) -> Result<(crate::train::Fitted<ShoppingMlp>, Report)> {
+    let (train, config) = match balancing {
+        Balancing::Config => (prepared.train.clone(), config.clone()),
+        Balancing::Smote => (
+            crate::resample::smote(&prepared.train, 3, 5, config.seed)?,
+            TrainConfig { class_weights: ClassWeights::None, ..config.clone() },
+        ),
+    };
+    let fitted = Trainer::new(config)?.fit::<ShoppingMlp>(&train, prepared.validation.as_ref())?;
+    let proba = fitted.model.predict_proba(prepared.test.inputs())?;
+    let report = Report::new(&proba, prepared.test.targets(), prepared.train.targets(), &prepared.classes)?;
+    Ok((fitted, report))
+}
+
+/// Scores of one cross-validation fold.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FoldScores {
+    /// Accuracy on the held-out fold.
+    pub accuracy: f64,
+    /// Macro F1 on the held-out fold.
+    pub macro_f1: f64,
+    /// Macro one-vs-rest ROC AUC on the held-out fold.
+    pub macro_auc: f64,
+}
+
+/// Stratified k-fold cross-validation of the whole pipeline: per fold, the scaler is fitted on
+/// the training folds only, the model trained (rebalanced as asked) and scored on the held-out
+/// fold. Returns one entry per fold.
+pub fn cross_validate(enc: &Encoded, folds: usize, seed: u64, config: &TrainConfig, balancing: Balancing) -> Result<Vec<FoldScores>> {
+    let classes = enc.labels.classes();
+    stratified_kfold(&enc.y, classes.len(), folds, seed)?
+        .into_iter()
+        .map(|(train_rows, val_rows)| {
+            let scaler = StandardScaler::fit(&enc.x.select(Axis(0), &train_rows))?;
+            let scaled = scaler.transform(&enc.x)?;
+            let prepared = Prepared {
+                train: Dataset::select(&scaled, &enc.y, &train_rows)?,
+                validation: None,
+                test: Dataset::select(&scaled, &enc.y, &val_rows)?,
+                scaler,
+                classes: classes.to_vec(),
+            };
+            let (_, r) = fit_and_evaluate(&prepared, config, balancing)?;
+            Ok(FoldScores { accuracy: r.report.accuracy, macro_f1: r.report.macro_avg.f1, macro_auc: r.macro_auc })
+        })
+        .collect()
+}
+
+/// Mean ± std of each score over folds (or seeds), as a table.
+pub fn scores_table(caption: &str, scores: &[FoldScores]) -> crate::display::HtmlTable {
+    let mut t = crate::display::HtmlTable::new(caption, &["", "accuracy", "macro F1", "macro AUC"]);
+    for (i, s) in scores.iter().enumerate() {
+        t.push(vec![(i + 1).to_string(), pct(s.accuracy), format!("{:.3}", s.macro_f1), format!("{:.4}", s.macro_auc)]);
+    }
+    let sum = |f: fn(&FoldScores) -> f64| {
+        crate::metrics::Summary::of(&scores.iter().map(f).collect::<Vec<_>>()).map_or(String::new(), |s| {
+            format!("{:.4} ± {:.4}", s.mean, s.std)
+        })
+    };
+    t.push(vec!["mean ± std".into(), sum(|s| s.accuracy), sum(|s| s.macro_f1), sum(|s| s.macro_auc)]);
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "age,monthly_income,daily_internet_hours,smartphone_usage_years,social_media_hours,online_payment_trust_score,tech_savvy_score,monthly_online_orders,monthly_store_visits,avg_online_spend,avg_store_spend,discount_sensitivity,return_frequency,avg_delivery_days,delivery_fee_sensitivity,free_return_importance,product_availability_online,impulse_buying_score,need_touch_feel_score,brand_loyalty_score,environmental_awareness,time_pressure_level,gender,city_tier,shopping_preference\n";
+
+    #[test]
+    fn encoding_follows_get_dummies_and_label_encoder() {
+        let rows = [
+            "56,221111,6.5,12,0.7,1,6,16,16,28551,144092,2,3,2,6,7,7,1,3,6,5,2,Other,Tier 3,Store",
+            "69,96029,8.2,13,2.7,6,9,14,1,124056,28421,4,7,4,1,3,4,9,6,8,1,7,Male,Tier 1,Hybrid",
+            "30,50000,3.0,5,1.0,5,5,2,8,1000,2000,3,1,3,2,2,5,4,5,5,5,5,Female,Tier 2,Online",
+            "30,50000,3.0,5,1.0,5,5,2,8,1000,2000,3,1,3,2,2,5,4,5,5,5,5,Female,Tier 2,Online",
+        ];
+        let text = HEADER.to_string() + &rows.join("\n");
+        let enc = encode(&read_csv_from("s.csv", text.as_bytes()).unwrap()).unwrap();
+        assert_eq!(enc.duplicates_dropped, 1);
+        assert_eq!(enc.labels.classes(), &["Hybrid", "Online", "Store"]);
+        assert_eq!(enc.y, vec![2, 0, 1]);
+        assert_eq!(&enc.feature_names[22..], &[
+            "gender_Female", "gender_Male", "gender_Other", "city_tier_Tier 1", "city_tier_Tier 2", "city_tier_Tier 3"
+        ]);
+        assert_eq!(enc.x.row(0).slice(ndarray::s![22..]).to_vec(), vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn a_missing_level_is_refused_because_the_width_changes() {
+        let row = "56,221111,6.5,12,0.7,1,6,16,16,28551,144092,2,3,2,6,7,7,1,3,6,5,2,Other,Tier 3,";
+        let text = HEADER.to_string() + row + "Store\n" + row + "Online\n" + row + "Hybrid\n";
+        let e = encode(&read_csv_from("s.csv", text.as_bytes()).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("encoding gives 24 input columns, the model takes 28"), "{e}");
+    }
+}
