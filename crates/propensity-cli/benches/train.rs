@@ -1,7 +1,8 @@
-//! Training benchmark: one full 100-epoch fit (no early stopping, batch 100, the 3,579-row
-//! train split) and early-stopping fits, timed here; with a peer Python given, the PyTorch plain
-//! loop of `../shared/anchors/torch_audiobooks.py` is run in the same command on the same `.npz`
-//! files and the ratio is printed.
+//! Training benchmark. Audiobooks: one full 100-epoch fit (no early stopping, batch 100, the
+//! 3,579-row train split) and early-stopping fits. Shopping: the tutorial's 150 epochs × 148
+//! batches of 64. With a peer Python given, the PyTorch plain loops of
+//! `../shared/anchors/torch_audiobooks.py` (on the same `.npz` files) and `torch_shopping.py`
+//! run in the same command and the ratios are printed.
 //!
 //! `cargo bench -p propensity-cli --bench train`
 //! `PEER_PYTHON=/path/to/venv/bin/python cargo bench -p propensity-cli --bench train`
@@ -59,6 +60,17 @@ fn main() -> propensity::Result<()> {
         epochs.iter().sum::<f64>() / epochs.len() as f64
     );
 
+    let enc = propensity::shopping::encode(&propensity::shopping::read_csv(propensity::paths::data_file(propensity::shopping::FILE)?)?)?;
+    let shop = propensity::shopping::split(&enc, &propensity::shopping::SplitConfig::default())?;
+    let mut t_shop = Vec::new();
+    for seed in 42..45 {
+        let f = Trainer::new(propensity::shopping::train_config(seed))?
+            .fit::<propensity::shopping::ShoppingMlp>(&shop.train, None)?;
+        t_shop.push(f.history.seconds);
+    }
+    let shop_s = median(t_shop);
+    println!("rust dfdx, shopping 150 epochs x 148 batches of 64 (22,200 steps): median {shop_s:.3} s over 3 fits");
+
     let Some(python) = std::env::var_os("PEER_PYTHON") else {
         println!("peer: set PEER_PYTHON to a Python with torch to time the PyTorch loop in the same run");
         return Ok(());
@@ -88,5 +100,21 @@ fn main() -> propensity::Result<()> {
     let peer_s = median(peer);
     println!("peer PyTorch plain loop, 1 thread, 100 epochs: median {peer_s:.3} s over 3 runs");
     println!("ratio: rust is {:.1}x faster than the PyTorch loop (same machine, same command)", peer_s / full_s);
+
+    let out = Command::new(&python)
+        .arg(anchors.join("torch_shopping.py"))
+        .args(["--seed", "42", "--threads", "1", "--loader", "manual", "--quiet"])
+        .output()
+        .expect("runs the shopping peer");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match stdout.lines().find_map(|l| l.strip_prefix("RESULT ")) {
+        Some(json) => {
+            let v: serde_json::Value = serde_json::from_str(json).expect("peer JSON");
+            let peer = v["train_s"].as_f64().expect("train_s");
+            println!("peer PyTorch shopping, 1 thread, manual loader, 150 epochs: {peer:.2} s");
+            println!("ratio: rust is {:.1}x faster on the shopping training", peer / shop_s);
+        }
+        None => println!("shopping peer failed: {}", String::from_utf8_lossy(&out.stderr)),
+    }
     Ok(())
 }

@@ -242,7 +242,19 @@ pub fn roc_curve(class: &str, scores: &[f64], positive: &[bool]) -> Result<RocCu
             thresholds.push(scores[i]);
         }
     }
-    Ok(RocCurve { class: class.to_string(), fpr, tpr, thresholds, auc })
+    // drop points on a straight segment between their neighbours (scikit-learn's
+    // drop_intermediate): the curve and its area are unchanged
+    let keep: Vec<usize> = (0..fpr.len())
+        .filter(|&i| {
+            i == 0 || i + 1 == fpr.len() || {
+                let (dx1, dy1) = (fpr[i] - fpr[i - 1], tpr[i] - tpr[i - 1]);
+                let (dx2, dy2) = (fpr[i + 1] - fpr[i], tpr[i + 1] - tpr[i]);
+                (dx1 * dy2 - dy1 * dx2).abs() > 1e-12
+            }
+        })
+        .collect();
+    let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+    Ok(RocCurve { class: class.to_string(), fpr: pick(&fpr), tpr: pick(&tpr), thresholds: pick(&thresholds), auc })
 }
 
 /// One-vs-rest ROC curve of every class from class probabilities (rows × classes).
@@ -342,6 +354,68 @@ pub fn threshold_table(scores: &[f64], positive: &[bool], thresholds: &[f64]) ->
             }
         })
         .collect()
+}
+
+/// [`threshold_table`] for column `class` of class probabilities (rows × classes).
+pub fn class_thresholds(proba: &Array2<f32>, targets: &[usize], class: usize, thresholds: &[f64]) -> Result<Vec<ThresholdPoint>> {
+    if class >= proba.ncols() || proba.nrows() != targets.len() {
+        return Err(Error::Data(format!("class {class} of {} columns, {} rows for {} targets", proba.ncols(), proba.nrows(), targets.len())));
+    }
+    let scores: Vec<f64> = proba.column(class).iter().map(|&p| p as f64).collect();
+    let positive: Vec<bool> = targets.iter().map(|&t| t == class).collect();
+    Ok(threshold_table(&scores, &positive, thresholds))
+}
+
+/// The first `rows` rows of class probabilities with the true and predicted class, as a table.
+pub fn probabilities_table<S: AsRef<str>>(proba: &Array2<f32>, targets: &[usize], classes: &[S], rows: usize) -> HtmlTable {
+    let mut header = vec!["row".to_string(), "true".to_string(), "predicted".to_string()];
+    header.extend(classes.iter().map(|c| format!("P({})", c.as_ref())));
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut t = HtmlTable::new("Softmax probabilities", &header);
+    for (i, (row, &y)) in proba.rows().into_iter().zip(targets).take(rows).enumerate() {
+        let row = row.as_slice().expect("row");
+        let mut cells = vec![i.to_string(), classes[y].as_ref().to_string(), classes[crate::model::argmax(row)].as_ref().to_string()];
+        cells.extend(row.iter().map(|p| format!("{p:.4}")));
+        t.push(cells);
+    }
+    t
+}
+
+/// The threshold that maximises a campaign's value `gain_per_hit · TP − cost_per_contact · (TP + FP)`
+/// — every flagged customer is contacted at a cost, every contacted customer of the class
+/// brings the gain. Returns the best point and its value.
+///
+/// ```
+/// use propensity::classify::{best_threshold, threshold_table};
+/// let points = threshold_table(&[0.9, 0.6, 0.4, 0.1], &[true, false, true, false], &[0.3, 0.5, 0.8]);
+/// // at 0.3: 2 hits, 3 contacts -> 2·10 − 3·2 = 14; at 0.5: 10 − 4 = 6; at 0.8: 10 − 2 = 8
+/// let (best, value) = best_threshold(&points, 10.0, 2.0).unwrap();
+/// assert_eq!((best.threshold, value), (0.3, 14.0));
+/// ```
+pub fn best_threshold(points: &[ThresholdPoint], gain_per_hit: f64, cost_per_contact: f64) -> Option<(ThresholdPoint, f64)> {
+    points
+        .iter()
+        .map(|p| (*p, gain_per_hit * p.tp as f64 - cost_per_contact * (p.tp + p.fp) as f64))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// A threshold table as a display table.
+pub fn threshold_table_html(class: &str, points: &[ThresholdPoint]) -> HtmlTable {
+    let mut t = HtmlTable::new(
+        &format!("Flag `{class}` when its probability ≥ threshold"),
+        &["threshold", "flagged", "hits (TP)", "precision", "recall", "false-positive rate"],
+    );
+    for p in points {
+        t.push(vec![
+            format!("{:.2}", p.threshold),
+            (p.tp + p.fp).to_string(),
+            p.tp.to_string(),
+            format!("{:.3}", p.precision),
+            format!("{:.3}", p.recall),
+            format!("{:.4}", p.fpr),
+        ]);
+    }
+    t
 }
 
 #[cfg(test)]

@@ -279,6 +279,24 @@ impl Report {
         t
     }
 
+    /// The confusion matrix as a heat map with counts; `normalized` divides each row by its
+    /// total (per-class recall on the diagonal).
+    pub fn confusion_heatmap(&self, normalized: bool) -> Result<crate::plot::Svg> {
+        let names = &self.confusion.classes;
+        if normalized {
+            crate::plot::heatmap("Confusion matrix, row-normalized (rows: true class)", names, names, &self.confusion.normalized(), (0.0, 1.0), |v| format!("{v:.2}"))
+        } else {
+            let counts: Vec<Vec<f64>> = self.confusion.counts.iter().map(|r| r.iter().map(|&v| v as f64).collect()).collect();
+            let max = counts.iter().flatten().copied().fold(0.0, f64::max);
+            crate::plot::heatmap("Confusion matrix (rows: true class)", names, names, &counts, (0.0, max), |v| format!("{v:.0}"))
+        }
+    }
+
+    /// The one-vs-rest ROC curves.
+    pub fn roc_plot(&self) -> Result<crate::plot::Svg> {
+        crate::plot::roc_curves(&self.roc)
+    }
+
     /// The report as JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("Report serialises")
@@ -305,6 +323,108 @@ impl std::fmt::Display for Report {
 
 fn pct(v: f64) -> String {
     format!("{:.2}%", v * 100.0)
+}
+
+/// Several trained variants side by side on the same test rows: accuracy, macro F1, macro
+/// AUC, and the precision and recall of the rare `Hybrid` class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// What is compared.
+    pub caption: String,
+    /// One labelled report per variant.
+    pub rows: Vec<(String, Report)>,
+}
+
+impl Comparison {
+    /// Puts already-evaluated variants side by side.
+    pub fn of(caption: &str, rows: Vec<(String, Report)>) -> Comparison {
+        Comparison { caption: caption.to_string(), rows }
+    }
+
+    /// Trains each labelled config (and balancing) on `prepared` and evaluates it.
+    pub fn run(caption: &str, prepared: &Prepared, variants: Vec<(String, TrainConfig, Balancing)>) -> Result<Comparison> {
+        let rows = variants
+            .into_iter()
+            .map(|(label, cfg, balancing)| Ok((label, fit_and_evaluate(prepared, &cfg, balancing)?.1)))
+            .collect::<Result<_>>()?;
+        Ok(Comparison { caption: caption.to_string(), rows })
+    }
+
+    /// The comparison as a table.
+    pub fn table(&self) -> crate::display::HtmlTable {
+        let mut t = crate::display::HtmlTable::new(
+            &self.caption,
+            &["variant", "accuracy", "macro F1", "macro AUC", "Hybrid precision", "Hybrid recall", "Hybrid AUC"],
+        );
+        for (label, r) in &self.rows {
+            t.push(vec![
+                label.clone(),
+                pct(r.report.accuracy),
+                format!("{:.3}", r.report.macro_avg.f1),
+                format!("{:.4}", r.macro_auc),
+                format!("{:.3}", r.report.per_class[0].precision),
+                format!("{:.3}", r.report.per_class[0].recall),
+                format!("{:.4}", r.roc[0].auc),
+            ]);
+        }
+        t
+    }
+
+    /// evcxr's display hook.
+    pub fn evcxr_display(&self) {
+        self.table().evcxr_display()
+    }
+}
+
+/// Test scores of the same pipeline trained with each of `seeds` (same split).
+pub fn seed_spread(prepared: &Prepared, seeds: impl IntoIterator<Item = u64>, config: &TrainConfig) -> Result<Vec<FoldScores>> {
+    seeds
+        .into_iter()
+        .map(|seed| {
+            let (_, r) = fit_and_evaluate(prepared, &TrainConfig { seed, ..config.clone() }, Balancing::Config)?;
+            Ok(FoldScores { accuracy: r.report.accuracy, macro_f1: r.report.macro_avg.f1, macro_auc: r.macro_auc })
+        })
+        .collect()
+}
+
+/// Rows per class of the raw table, as a bar chart.
+pub fn plot_class_counts(table: &Table) -> Result<crate::plot::Svg> {
+    let (names, counts): (Vec<String>, Vec<f64>) =
+        table.categorical_column(TARGET)?.counts().into_iter().map(|(c, n)| (c, n as f64)).unzip();
+    crate::plot::bar_chart("Customers per shopping preference", "customers", &names, &[("customers".into(), counts)])
+}
+
+/// Shares of the classes, as a pie chart.
+pub fn plot_class_shares(table: &Table) -> Result<crate::plot::Svg> {
+    let (names, counts): (Vec<String>, Vec<f64>) =
+        table.categorical_column(TARGET)?.counts().into_iter().map(|(c, n)| (c, n as f64)).unzip();
+    crate::plot::pie_chart("Shopping preference", &names, &counts)
+}
+
+/// Box plots of one numeric column per class.
+pub fn plot_by_class(table: &Table, column: &str) -> Result<crate::plot::Svg> {
+    crate::plot::box_plots(&format!("{column} by shopping preference"), column, &table.grouped(TARGET, column)?)
+}
+
+/// Pearson correlations of the 22 numeric columns as a heat map.
+pub fn plot_correlations(table: &Table) -> Result<crate::plot::Svg> {
+    let names: Vec<String> = NUMERIC.iter().map(|s| s.to_string()).collect();
+    crate::plot::heatmap("Correlation of the numeric columns", &names, &names, &table.correlation(&NUMERIC)?, (-1.0, 1.0), |v| format!("{v:.1}"))
+}
+
+/// Share of each class within each level of a categorical column (`gender`, `city_tier`), as
+/// grouped bars.
+pub fn plot_demographics(table: &Table, column: &str) -> Result<crate::plot::Svg> {
+    let (levels, classes, counts) = table.crosstab(column, TARGET)?;
+    let series: Vec<(String, Vec<f64>)> = classes
+        .iter()
+        .enumerate()
+        .map(|(j, c)| {
+            let shares = counts.iter().map(|row| 100.0 * row[j] as f64 / row.iter().sum::<usize>().max(1) as f64).collect();
+            (c.clone(), shares)
+        })
+        .collect();
+    crate::plot::bar_chart(&format!("Shopping preference by {column}"), "% of customers", &levels, &series)
 }
 
 /// How class imbalance is handled in training.

@@ -323,6 +323,81 @@ impl Table {
             .collect()
     }
 
+    /// The values of numeric `column` grouped by the categories of `by`, groups sorted by
+    /// category: the data of a per-class box plot.
+    ///
+    /// ```
+    /// use propensity::table::{CategoricalColumn, Column, Table};
+    /// let t = Table::new("m", vec![Column { name: "x".into(), values: vec![Some(1.0), Some(2.0), Some(3.0)] }]).unwrap()
+    ///     .with_categorical(vec![CategoricalColumn { name: "c".into(),
+    ///         values: vec![Some("b".into()), Some("a".into()), Some("b".into())] }]).unwrap();
+    /// assert_eq!(t.grouped("c", "x").unwrap(), vec![("a".to_string(), vec![2.0]), ("b".to_string(), vec![1.0, 3.0])]);
+    /// ```
+    pub fn grouped(&self, by: &str, column: &str) -> Result<Vec<(String, Vec<f64>)>> {
+        let keys = self.categorical_column(by)?;
+        let values = self.require(column)?;
+        let mut groups: std::collections::BTreeMap<String, Vec<f64>> = std::collections::BTreeMap::new();
+        for (k, v) in keys.values.iter().zip(&values.values) {
+            if let (Some(k), Some(v)) = (k, v) {
+                groups.entry(k.clone()).or_default().push(*v);
+            }
+        }
+        Ok(groups.into_iter().collect())
+    }
+
+    /// Rows per (level of `rows`, level of `cols`) of two categorical columns, levels sorted —
+    /// `pd.crosstab`. Returns the row levels, the column levels and the counts.
+    ///
+    /// ```
+    /// use propensity::table::{CategoricalColumn, Column, Table};
+    /// let cat = |name: &str, v: &[&str]| CategoricalColumn { name: name.into(), values: v.iter().map(|s| Some(s.to_string())).collect() };
+    /// let t = Table::new("m", vec![Column { name: "x".into(), values: vec![Some(0.0); 3] }]).unwrap()
+    ///     .with_categorical(vec![cat("g", &["m", "f", "m"]), cat("y", &["A", "A", "B"])]).unwrap();
+    /// let (r, c, n) = t.crosstab("g", "y").unwrap();
+    /// assert_eq!((r, c, n), (vec!["f".into(), "m".into()], vec!["A".into(), "B".into()], vec![vec![1, 0], vec![1, 1]]));
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn crosstab(&self, rows: &str, cols: &str) -> Result<(Vec<String>, Vec<String>, Vec<Vec<usize>>)> {
+        let (a, b) = (self.categorical_column(rows)?, self.categorical_column(cols)?);
+        let ra: Vec<String> = a.counts().into_iter().map(|c| c.0).collect();
+        let cb: Vec<String> = b.counts().into_iter().map(|c| c.0).collect();
+        let mut n = vec![vec![0usize; cb.len()]; ra.len()];
+        for (x, y) in a.values.iter().zip(&b.values) {
+            if let (Some(x), Some(y)) = (x, y) {
+                let i = ra.iter().position(|l| l == x).expect("level from counts");
+                let j = cb.iter().position(|l| l == y).expect("level from counts");
+                n[i][j] += 1;
+            }
+        }
+        Ok((ra, cb, n))
+    }
+
+    /// Pearson correlation matrix of the named numeric columns (rows with a missing value in
+    /// either column of a pair are skipped for that pair) — `df[cols].corr()`.
+    ///
+    /// ```
+    /// use propensity::table::{Column, Table};
+    /// let t = Table::new("m", vec![
+    ///     Column { name: "a".into(), values: vec![Some(1.0), Some(2.0), Some(3.0)] },
+    ///     Column { name: "b".into(), values: vec![Some(3.0), Some(2.0), Some(1.0)] },
+    /// ]).unwrap();
+    /// assert_eq!(t.correlation(&["a", "b"]).unwrap(), vec![vec![1.0, -1.0], vec![-1.0, 1.0]]);
+    /// ```
+    pub fn correlation(&self, names: &[&str]) -> Result<Vec<Vec<f64>>> {
+        let cols = names.iter().map(|n| self.require(n)).collect::<Result<Vec<_>>>()?;
+        let pearson = |a: &Column, b: &Column| {
+            let pairs: Vec<(f64, f64)> =
+                a.values.iter().zip(&b.values).filter_map(|(x, y)| Some(((*x)?, (*y)?))).collect();
+            let n = pairs.len() as f64;
+            let (ma, mb) = (pairs.iter().map(|p| p.0).sum::<f64>() / n, pairs.iter().map(|p| p.1).sum::<f64>() / n);
+            let cov: f64 = pairs.iter().map(|p| (p.0 - ma) * (p.1 - mb)).sum();
+            let va: f64 = pairs.iter().map(|p| (p.0 - ma).powi(2)).sum();
+            let vb: f64 = pairs.iter().map(|p| (p.1 - mb).powi(2)).sum();
+            cov / (va * vb).sqrt()
+        };
+        Ok(cols.iter().map(|a| cols.iter().map(|b| pearson(a, b)).collect()).collect())
+    }
+
     /// The named columns as a row-major matrix. Fails on an unknown name or a missing cell
     /// (fill it first, see [`crate::preprocess::MeanFill`]).
     ///

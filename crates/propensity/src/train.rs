@@ -346,6 +346,30 @@ impl<W: Write> Callback for KerasLogger<W> {
     }
 }
 
+/// Prints one short line every `n` epochs (`epoch  25 loss 0.0123`, plus the validation loss
+/// when there is one), like the PyTorch tutorial's loop.
+pub struct EveryNth {
+    n: usize,
+}
+
+impl EveryNth {
+    /// A logger printing every `n` epochs (n ≥ 1).
+    pub fn new(n: usize) -> Self {
+        EveryNth { n: n.max(1) }
+    }
+}
+
+impl Callback for EveryNth {
+    fn on_epoch_end(&mut self, log: &EpochLog, max_epochs: usize) {
+        if log.epoch % self.n == 0 || log.epoch == max_epochs {
+            match log.val_loss {
+                Some(v) => println!("epoch {:3} loss {:.4} val_loss {v:.4}", log.epoch, log.loss),
+                None => println!("epoch {:3} loss {:.4}", log.epoch, log.loss),
+            }
+        }
+    }
+}
+
 /// The two `verbose=2` lines Keras prints for an epoch.
 ///
 /// ```
