@@ -243,6 +243,28 @@ pub fn preprocess(table: &Table, config: &PreprocessConfig) -> Result<Prepared> 
     })
 }
 
+/// Class names of the audiobooks target (`Targets` values).
+pub const CLASSES: [&str; 2] = ["0", "1"];
+
+/// Bundles a trained model with the preprocessing that produced its inputs, ready to save.
+pub fn saved_model(
+    model: &crate::model::Model<crate::model::AudiobooksMlp>,
+    prepared: &Prepared,
+    card: crate::saved::ModelCard,
+) -> crate::saved::SavedModel {
+    crate::saved::SavedModel::new(
+        model,
+        CLASSES.iter().map(|c| c.to_string()).collect(),
+        crate::saved::Preprocessing::Audiobooks { fill: prepared.fill.clone(), scaler: prepared.scaler.clone() },
+        card,
+    )
+}
+
+/// Writes `rows` synthetic customers shaped like `table` (the bundled data), with a header.
+pub fn write_synthetic(table: &Table, rows: u64, seed: u64, out: &mut impl std::io::Write) -> Result<()> {
+    crate::synth::write_like(table, &COLUMNS, &[TARGET], Some(ID), rows, seed, out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

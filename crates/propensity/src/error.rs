@@ -87,6 +87,14 @@ pub enum Error {
         /// The offending value.
         loss: f32,
     },
+    /// A saved model file cannot be used: truncated, another architecture, another dataset.
+    #[error("{}: {message}", file.display())]
+    Model {
+        /// The file concerned.
+        file: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A plot could not be drawn.
     #[error("plot: {0}")]
     Plot(String),

@@ -23,11 +23,13 @@
 #![warn(missing_docs)]
 
 pub mod audiobooks;
+pub mod calibration;
 pub mod classify;
 pub mod dataset;
 pub mod display;
 pub mod encode;
 mod error;
+pub mod importance;
 pub mod io;
 pub mod layers;
 pub mod losses;
@@ -39,7 +41,10 @@ pub mod preprocess;
 pub mod quality;
 pub mod resample;
 pub mod runs;
+pub mod saved;
+pub mod score;
 pub mod shopping;
+pub mod synth;
 pub mod table;
 pub mod train;
 

@@ -33,6 +33,8 @@ pub type Batch<In, T = dfdx::prelude::NoneTape> = Tensor<(usize, In), f32, Devic
 /// assert_eq!((AudiobooksMlp::inputs(), AudiobooksMlp::outputs()), (10, 2));
 /// ```
 pub trait Architecture: 'static {
+    /// A stable name, stored in saved model files and checked on load.
+    const NAME: &'static str;
     /// Input width as a dfdx dimension (`Const<N>`).
     type In: ConstDim + Default;
     /// Output width (number of classes) as a dfdx dimension.
@@ -66,6 +68,7 @@ pub trait Architecture: 'static {
 pub struct AudiobooksMlp;
 
 impl Architecture for AudiobooksMlp {
+    const NAME: &'static str = "audiobooks-mlp-10-50-50-2";
     type In = Const<10>;
     type Out = Const<2>;
     type Layers = ((Dense<10, 50>, ReLU), (Dense<50, 50>, ReLU), Dense<50, 2>);
@@ -121,6 +124,17 @@ impl<A: Architecture> Model<A> {
         A::Net::iter_tensors(&mut RecursiveWalker { m: &self.net, f: &mut Collect(&mut out) })
             .expect("CPU tensors do not fail");
         out
+    }
+
+    /// Replaces all parameters, in the order of [`weights`](Self::weights).
+    pub fn set_weights(&mut self, values: &[f32]) -> Result<()> {
+        let n = self.parameters();
+        if values.len() != n {
+            return Err(Error::Data(format!("{} weights given, {} has {n} parameters", values.len(), A::NAME)));
+        }
+        let mut assign = Assign { values, pos: 0 };
+        A::Net::iter_tensors(&mut RecursiveWalker { m: &mut self.net, f: &mut assign }).expect("CPU tensors do not fail");
+        Ok(())
     }
 
     /// Number of trainable parameters.
@@ -241,6 +255,30 @@ impl TensorVisitor<f32, Device> for Initializer {
             let values: Vec<f32> = (0..n).map(|_| dist.sample(&mut self.rng)).collect();
             t.copy_from(&values);
         }
+        Ok(None)
+    }
+}
+
+struct Assign<'a> {
+    values: &'a [f32],
+    pos: usize,
+}
+
+impl TensorVisitor<f32, Device> for Assign<'_> {
+    type Viewer = ViewTensorMut;
+    type Err = <Device as dfdx::prelude::HasErr>::Err;
+    type E2 = f32;
+    type D2 = Device;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _opts: TensorOptions<S, f32, Device>,
+        t: &mut Tensor<S, f32, Device>,
+    ) -> std::result::Result<Option<Tensor<S, f32, Device>>, Self::Err> {
+        let dims = t.shape().concrete();
+        let n: usize = (0..S::NUM_DIMS).map(|i| dims[i]).product();
+        t.copy_from(&self.values[self.pos..self.pos + n]);
+        self.pos += n;
         Ok(None)
     }
 }

@@ -529,3 +529,43 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(
         Ok(())
     })
 }
+
+/// Horizontal bars, one per label, largest first as given (e.g. feature importances).
+///
+/// ```
+/// let svg = propensity::plot::hbar_chart("Importance", "drop", &["a".into(), "b".into()], &[3.0, 1.0]).unwrap();
+/// assert!(svg.as_str().contains("Importance"));
+/// ```
+pub fn hbar_chart(title: &str, x_label: &str, labels: &[String], values: &[f64]) -> Result<Svg> {
+    check_lengths(title, labels.len(), values.len())?;
+    let x_max = values.iter().copied().fold(0.0f64, f64::max).max(1e-9) * 1.1;
+    let n = labels.len();
+    render((640, 80 + 26 * n as u32), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(36)
+            .y_label_area_size(210)
+            .build_cartesian_2d(0.0..x_max, -0.5f64..n as f64 - 0.5)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .max_light_lines(0)
+            .y_labels(n)
+            .y_label_formatter(&|y| {
+                let i = y.round();
+                if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n { labels[n - 1 - i as usize].clone() } else { String::new() }
+            })
+            .x_desc(x_label)
+            .draw()
+            .map_err(plot_err)?;
+        chart
+            .draw_series(values.iter().enumerate().map(|(i, &v)| {
+                let y = (n - 1 - i) as f64;
+                Rectangle::new([(0.0, y - 0.35), (v, y + 0.35)], PALETTE[0].filled())
+            }))
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}

@@ -126,3 +126,208 @@ impl std::fmt::Display for RunTable {
         Ok(())
     }
 }
+
+/// One training run as appended to the run log (`runs/runs.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// `"audiobooks"`, `"shopping"`, ….
+    pub dataset: String,
+    /// SHA-256 of the data file.
+    pub data_sha256: String,
+    /// Free label of the variant (e.g. `"default"`, `"shuffle once"`).
+    pub label: String,
+    /// The training configuration (its seed included).
+    pub config: crate::train::TrainConfig,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Per-epoch history.
+    pub history: Vec<crate::train::EpochLog>,
+    /// Test accuracy.
+    pub test_accuracy: f64,
+    /// Test loss.
+    pub test_loss: f64,
+    /// Other test metrics (macro F1, AUC, …).
+    pub metrics: serde_json::Value,
+    /// Wall time of training, seconds.
+    pub seconds: f64,
+    /// `propensity` version.
+    pub crate_version: String,
+    /// When the run finished (RFC 3339).
+    pub finished: String,
+}
+
+impl RunRecord {
+    /// A record of a finished run.
+    pub fn new(
+        dataset: &str,
+        data_sha256: &str,
+        label: &str,
+        history: &History,
+        test: Evaluation,
+        metrics: serde_json::Value,
+    ) -> RunRecord {
+        RunRecord {
+            dataset: dataset.into(),
+            data_sha256: data_sha256.into(),
+            label: label.into(),
+            config: history.config.clone(),
+            epochs: history.epochs_run(),
+            history: history.epochs.clone(),
+            test_accuracy: test.accuracy,
+            test_loss: test.loss,
+            metrics,
+            seconds: history.seconds,
+            crate_version: env!("CARGO_PKG_VERSION").into(),
+            finished: crate::saved::now_rfc3339(),
+        }
+    }
+}
+
+/// Appends `record` as one JSON line to `path` (created with its folder if needed). The line is
+/// written with a single `write` call, so a reader never sees half a record.
+pub fn append_record(path: impl AsRef<std::path::Path>, record: &RunRecord) -> crate::Result<()> {
+    use std::io::Write;
+    let path = path.as_ref();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
+    }
+    let mut line = serde_json::to_string(record).expect("RunRecord serialises");
+    line.push('\n');
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| crate::Error::io(path, e))?;
+    f.write_all(line.as_bytes()).map_err(|e| crate::Error::io(path, e))
+}
+
+/// Reads every record of a run log; a line that is not a record is an error with its number.
+pub fn read_records(path: impl AsRef<std::path::Path>) -> crate::Result<Vec<RunRecord>> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| crate::Error::Row {
+                file: path.to_path_buf(),
+                line: i as u64 + 1,
+                message: format!("not a run record: {e}"),
+            })
+        })
+        .collect()
+}
+
+/// A mean with its 95 % confidence interval (Student's t on n − 1 degrees of freedom).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    /// Sample size.
+    pub n: usize,
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation (ddof 1).
+    pub std: f64,
+    /// Lower end of the 95 % interval.
+    pub low: f64,
+    /// Upper end of the 95 % interval.
+    pub high: f64,
+}
+
+impl Interval {
+    /// The 95 % t-interval of the mean of `values` (at least two).
+    ///
+    /// ```
+    /// use propensity::runs::Interval;
+    /// // scipy.stats.t.interval(0.95, 4, loc=3, scale=stats.sem([1, 2, 3, 4, 5])) = (1.0367, 4.9633)
+    /// let i = Interval::of(&[1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+    /// assert!((i.low - 1.0367).abs() < 1e-4 && (i.high - 4.9633).abs() < 1e-4);
+    /// ```
+    pub fn of(values: &[f64]) -> Option<Interval> {
+        use statrs::distribution::{ContinuousCDF, StudentsT};
+        let n = values.len();
+        if n < 2 {
+            return None;
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+        let t = StudentsT::new(0.0, 1.0, (n - 1) as f64).ok()?.inverse_cdf(0.975);
+        let half = t * std / (n as f64).sqrt();
+        Some(Interval { n, mean, std, low: mean - half, high: mean + half })
+    }
+}
+
+impl std::fmt::Display for Interval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.4} ± {:.4} (95 % CI {:.4} … {:.4}, n = {})", self.mean, self.std, self.low, self.high, self.n)
+    }
+}
+
+/// Two variants scored on the same seeds: the per-seed differences `b − a` and their interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedComparison {
+    /// Seeds, in order.
+    pub seeds: Vec<u64>,
+    /// Scores of variant A.
+    pub a: Vec<f64>,
+    /// Scores of variant B.
+    pub b: Vec<f64>,
+    /// Interval of the mean difference B − A.
+    pub difference: Interval,
+}
+
+impl PairedComparison {
+    /// Pairs the scores by seed.
+    ///
+    /// ```
+    /// use propensity::runs::PairedComparison;
+    /// let c = PairedComparison::new(vec![1, 2, 3], vec![0.80, 0.81, 0.79], vec![0.82, 0.82, 0.81]).unwrap();
+    /// assert!((c.difference.mean - 0.05 / 3.0).abs() < 1e-12);
+    /// assert!(c.difference.low > 0.0, "B is better on every seed");
+    /// ```
+    pub fn new(seeds: Vec<u64>, a: Vec<f64>, b: Vec<f64>) -> Option<PairedComparison> {
+        if a.len() != b.len() || a.len() != seeds.len() {
+            return None;
+        }
+        let diffs: Vec<f64> = a.iter().zip(&b).map(|(x, y)| y - x).collect();
+        Some(PairedComparison { seeds, difference: Interval::of(&diffs)?, a, b })
+    }
+
+    /// The comparison as a table.
+    pub fn table(&self, name_a: &str, name_b: &str) -> HtmlTable {
+        let mut t = HtmlTable::new(&format!("Paired comparison: {name_b} − {name_a}"), &["seed", name_a, name_b, "difference"]);
+        for ((s, a), b) in self.seeds.iter().zip(&self.a).zip(&self.b) {
+            t.push(vec![s.to_string(), format!("{:.4}", a), format!("{:.4}", b), format!("{:+.4}", b - a)]);
+        }
+        let d = &self.difference;
+        t.push(vec!["mean".into(), String::new(), String::new(), format!("{:+.4} (95 % CI {:+.4} … {:+.4})", d.mean, d.low, d.high)]);
+        t
+    }
+}
+
+/// The run log as a table: one row per record.
+pub fn records_table(records: &[RunRecord]) -> HtmlTable {
+    let mut t = HtmlTable::new("Run log", &["#", "dataset", "label", "seed", "epochs", "test accuracy", "seconds", "finished"]);
+    for (i, r) in records.iter().enumerate() {
+        t.push(vec![
+            (i + 1).to_string(),
+            r.dataset.clone(),
+            r.label.clone(),
+            r.config.seed.to_string(),
+            r.epochs.to_string(),
+            format!("{:.2}%", r.test_accuracy * 100.0),
+            format!("{:.2}", r.seconds),
+            r.finished.clone(),
+        ]);
+    }
+    t
+}
+
+/// Test accuracy per run, as a line plot with one series per (dataset, label).
+pub fn records_plot(records: &[RunRecord]) -> crate::Result<crate::plot::Svg> {
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let key = format!("{} / {}", r.dataset, r.label);
+        let point = ((i + 1) as f64, r.test_accuracy * 100.0);
+        match series.iter_mut().find(|s| s.0 == key) {
+            Some(s) => s.1.push(point),
+            None => series.push((key, vec![point])),
+        }
+    }
+    crate::plot::lines("Test accuracy per run", "run", "test accuracy, %", &series)
+}

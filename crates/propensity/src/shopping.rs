@@ -79,6 +79,7 @@ const SCHEMA: CsvSchema = CsvSchema {
 pub struct ShoppingMlp;
 
 impl Architecture for ShoppingMlp {
+    const NAME: &'static str = "shopping-mlp-28-64-32-3";
     type In = Const<28>;
     type Out = Const<3>;
     type Layers = ((Dense<28, 64>, ReLU), (Dense<64, 32>, ReLU), Dense<32, 3>);
@@ -150,6 +151,30 @@ pub fn encode(table: &Table) -> Result<Encoded> {
         });
     }
     Ok(Encoded { x, y, feature_names, onehot, labels, duplicates_dropped: dups.len() })
+}
+
+/// Bundles a trained model with the preprocessing that produced its inputs, ready to save.
+pub fn saved_model(
+    model: &crate::model::Model<ShoppingMlp>,
+    enc: &Encoded,
+    prepared: &Prepared,
+    card: crate::saved::ModelCard,
+) -> crate::saved::SavedModel {
+    crate::saved::SavedModel::new(
+        model,
+        prepared.classes.clone(),
+        crate::saved::Preprocessing::Shopping {
+            onehot: enc.onehot.clone(),
+            labels: enc.labels.clone(),
+            scaler: prepared.scaler.clone(),
+        },
+        card,
+    )
+}
+
+/// Writes `rows` synthetic customers shaped like `table` (the bundled data), with a header.
+pub fn write_synthetic(table: &Table, rows: u64, seed: u64, out: &mut impl std::io::Write) -> Result<()> {
+    crate::synth::write_like(table, &COLUMNS, &[], None, rows, seed, out)
 }
 
 /// How the rows are split.

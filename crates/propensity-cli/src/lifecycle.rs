@@ -1,0 +1,189 @@
+//! `propensity score`, `explain`, `runs` and `generate`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
+use propensity::calibration::{calibrate, calibration_table, reliability_plot};
+use propensity::importance::{accuracy_importance, importance_plot, importance_table};
+use propensity::model::{AudiobooksMlp, Model};
+use propensity::runs::{read_records, records_plot, records_table, Interval};
+use propensity::saved::SavedModel;
+use propensity::score::{score_csv, ScoreOptions};
+use propensity::shopping::ShoppingMlp;
+
+use crate::DatasetArg;
+
+#[derive(clap::Args)]
+pub struct ScoreArgs {
+    /// A model.json written by `propensity audiobooks` or `propensity shopping`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Customers to score: the training CSV's columns, target column optional.
+    #[arg(long)]
+    input: PathBuf,
+    /// Where to write the scores (replaced atomically at the end).
+    #[arg(long)]
+    output: PathBuf,
+    /// Skip rows that cannot be read (reported with their line numbers) instead of stopping.
+    #[arg(long)]
+    skip_bad: bool,
+    /// Rows per batch.
+    #[arg(long, default_value_t = 65_536)]
+    batch_rows: usize,
+}
+
+pub fn score(args: ScoreArgs) -> Result<()> {
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("template"));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let started = std::time::Instant::now();
+    let mut progress = |rows: u64, bytes: u64| {
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_message(format!("{rows} rows, {} read, {:.0} rows/s", HumanBytes(bytes), rows as f64 / secs));
+        bar.tick();
+    };
+    let options = ScoreOptions { batch_rows: args.batch_rows, skip_bad: args.skip_bad };
+    let summary = score_csv(&args.model, &args.input, &args.output, options, &mut progress)?;
+    bar.finish_and_clear();
+    for (line, message) in &summary.bad_lines {
+        eprintln!("{}, line {line}: {message}", args.input.display());
+    }
+    if summary.rows_skipped > summary.bad_lines.len() as u64 {
+        eprintln!("… and {} more bad rows", summary.rows_skipped - summary.bad_lines.len() as u64);
+    }
+    let mb = summary.bytes_read as f64 / 1e6;
+    println!(
+        "scored {} rows ({:.1} MB) in {:.2} s: {:.0} rows/s, {:.1} MB/s; skipped {} bad rows; wrote {}",
+        summary.rows_scored,
+        mb,
+        summary.seconds,
+        summary.rows_scored as f64 / summary.seconds.max(1e-9),
+        mb / summary.seconds.max(1e-9),
+        summary.rows_skipped,
+        args.output.display()
+    );
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct ExplainArgs {
+    /// A model.json written by `propensity audiobooks` or `propensity shopping`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Labelled rows: a raw CSV of the model's dataset (the saved preprocessing is applied), or
+    /// a model-ready .npz such as the test split the training command wrote.
+    #[arg(long)]
+    data: PathBuf,
+    /// Permutations per feature.
+    #[arg(long, default_value_t = 10)]
+    repeats: usize,
+    /// Seed of the permutations.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Folder for importance.svg and reliability.svg.
+    #[arg(long, default_value = "out/explain")]
+    out: PathBuf,
+}
+
+pub fn explain(args: ExplainArgs) -> Result<()> {
+    let saved = SavedModel::read(&args.model)?;
+    let data = if args.data.extension().is_some_and(|e| e == "npz") {
+        propensity::Dataset::load_npz(&args.data)?
+    } else {
+        saved.preprocessing.dataset_from_csv(&args.data)?
+    };
+    let groups = saved.preprocessing.feature_groups();
+    let (importance, proba) = match saved.architecture.as_str() {
+        <AudiobooksMlp as propensity::model::Architecture>::NAME => {
+            let m: Model<AudiobooksMlp> = saved.model(&args.model)?;
+            (accuracy_importance(&m, &data, &groups, args.repeats, args.seed)?, m.predict_proba(data.inputs())?)
+        }
+        <ShoppingMlp as propensity::model::Architecture>::NAME => {
+            let m: Model<ShoppingMlp> = saved.model(&args.model)?;
+            (accuracy_importance(&m, &data, &groups, args.repeats, args.seed)?, m.predict_proba(data.inputs())?)
+        }
+        other => bail!("no explainer for architecture {other}"),
+    };
+    println!("{}", importance_table(&format!("Permutation importance on {} ({} rows, {} repeats)", args.data.display(), data.len(), args.repeats), &importance));
+    let cal = calibrate(&proba, data.targets(), &saved.classes, 10)?;
+    println!("{}", calibration_table(&cal));
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    importance_plot("Permutation feature importance", &importance)?.save(args.out.join("importance.svg"))?;
+    reliability_plot(&cal)?.save(args.out.join("reliability.svg"))?;
+    println!("wrote importance.svg and reliability.svg to {}", args.out.display());
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct RunsArgs {
+    /// The run log.
+    #[arg(long, default_value = "runs/runs.jsonl")]
+    file: PathBuf,
+    /// Write a plot of test accuracy per run here.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+pub fn runs(args: RunsArgs) -> Result<()> {
+    let records = read_records(&args.file)?;
+    println!("{}", records_table(&records));
+    let mut keys: Vec<(String, String)> = records.iter().map(|r| (r.dataset.clone(), r.label.clone())).collect();
+    keys.dedup();
+    keys.sort();
+    keys.dedup();
+    for (dataset, label) in keys {
+        let acc: Vec<f64> = records.iter().filter(|r| r.dataset == dataset && r.label == label).map(|r| r.test_accuracy).collect();
+        match Interval::of(&acc) {
+            Some(ci) => println!("{dataset} / {label}: test accuracy {ci}"),
+            None => println!("{dataset} / {label}: test accuracy {:.4} (one run)", acc[0]),
+        }
+    }
+    if let Some(path) = &args.plot {
+        records_plot(&records)?.save(path)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct GenerateArgs {
+    /// Whose schema to copy.
+    #[arg(long, value_enum)]
+    dataset: DatasetArg,
+    /// Rows to write.
+    #[arg(long)]
+    rows: u64,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output CSV (written atomically).
+    #[arg(long)]
+    output: PathBuf,
+}
+
+pub fn generate(args: GenerateArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    match args.dataset {
+        DatasetArg::Audiobooks => {
+            let table = propensity::audiobooks::read_csv(propensity::paths::data_file(propensity::audiobooks::FILE)?)?;
+            propensity::io::write_atomic(&args.output, |w| {
+                propensity::audiobooks::write_synthetic(&table, args.rows, args.seed, w).map_err(std::io::Error::other)
+            })?;
+        }
+        DatasetArg::Shopping => {
+            let table = propensity::shopping::read_csv(propensity::paths::data_file(propensity::shopping::FILE)?)?;
+            propensity::io::write_atomic(&args.output, |w| {
+                propensity::shopping::write_synthetic(&table, args.rows, args.seed, w).map_err(std::io::Error::other)
+            })?;
+        }
+    }
+    let bytes = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);
+    println!("wrote {} rows ({}) to {} in {:.1} s", args.rows, HumanBytes(bytes), args.output.display(), started.elapsed().as_secs_f64());
+    Ok(())
+}

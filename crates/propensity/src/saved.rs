@@ -1,0 +1,221 @@
+//! Saved models: the weights together with everything needed to score raw rows — the
+//! preprocessing state (fill values, scaler, encoders, class names) — and a model card (data
+//! hash, metrics, date, config). One JSON document per model; floats round-trip exactly, so a
+//! loaded model predicts bit-identically to the one saved.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::encode::{FittedOneHot, LabelEncoder};
+use crate::model::{Architecture, Model};
+use crate::preprocess::{FittedMeanFill, FittedScaler};
+use crate::train::TrainConfig;
+use crate::{Error, Result};
+
+/// The file format tag; files with another tag are refused.
+pub const FORMAT: &str = "propensity-model/1";
+
+/// How raw rows of the dataset become model inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dataset", rename_all = "snake_case")]
+pub enum Preprocessing {
+    /// Audiobooks: fill missing review ratings, standardize the 10 inputs.
+    Audiobooks {
+        /// Mean review rating for empty cells.
+        fill: FittedMeanFill,
+        /// Standardization of the 10 inputs.
+        scaler: FittedScaler,
+    },
+    /// Shopping: one-hot `gender` and `city_tier`, standardize the 28 inputs.
+    Shopping {
+        /// Levels of the categorical columns.
+        onehot: FittedOneHot,
+        /// Class names of the target.
+        labels: LabelEncoder,
+        /// Standardization of the 28 inputs.
+        scaler: FittedScaler,
+    },
+}
+
+impl Preprocessing {
+    /// The dataset's name.
+    pub fn dataset(&self) -> &'static str {
+        match self {
+            Preprocessing::Audiobooks { .. } => "audiobooks",
+            Preprocessing::Shopping { .. } => "shopping",
+        }
+    }
+}
+
+impl Preprocessing {
+    /// Reads a labelled CSV of the dataset and applies the saved preprocessing: the model-ready
+    /// rows with their targets (for evaluation, importance and calibration on new data).
+    pub fn dataset_from_csv(&self, path: impl AsRef<Path>) -> Result<crate::Dataset> {
+        match self {
+            Preprocessing::Audiobooks { fill, scaler } => {
+                let table = fill.transform(&crate::audiobooks::read_csv(path)?)?;
+                let (x, y) = crate::audiobooks::features_and_targets(&table)?;
+                crate::Dataset::from_f64(&scaler.transform(&x)?, y)
+            }
+            Preprocessing::Shopping { onehot, labels, scaler } => {
+                let table = crate::shopping::read_csv(path)?;
+                let numeric = table.to_matrix(&crate::shopping::NUMERIC)?;
+                let dummies = onehot.transform(&table)?;
+                let x = ndarray::concatenate(ndarray::Axis(1), &[numeric.view(), dummies.view()]).expect("same rows");
+                crate::Dataset::from_f64(&scaler.transform(&x)?, labels.transform(&table, crate::shopping::TARGET)?)
+            }
+        }
+    }
+
+    /// Names and input columns of each raw feature, for permutation importance (the one-hot
+    /// columns of a categorical form one group).
+    pub fn feature_groups(&self) -> Vec<(String, Vec<usize>)> {
+        match self {
+            Preprocessing::Audiobooks { .. } => {
+                crate::audiobooks::INPUTS.iter().enumerate().map(|(i, n)| (n.trim().to_string(), vec![i])).collect()
+            }
+            Preprocessing::Shopping { onehot, .. } => {
+                let mut g: Vec<(String, Vec<usize>)> =
+                    crate::shopping::NUMERIC.iter().enumerate().map(|(i, n)| (n.to_string(), vec![i])).collect();
+                let mut k = crate::shopping::NUMERIC.len();
+                for (name, levels) in &onehot.columns {
+                    g.push((name.clone(), (k..k + levels.len()).collect()));
+                    k += levels.len();
+                }
+                g
+            }
+        }
+    }
+}
+
+/// What a model was trained on and how well it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    /// The training data file's name.
+    pub data_file: String,
+    /// SHA-256 of the training data file.
+    pub data_sha256: String,
+    /// When the model was saved (RFC 3339, UTC).
+    pub created: String,
+    /// The `propensity` version that trained it.
+    pub crate_version: String,
+    /// The training configuration.
+    pub config: TrainConfig,
+    /// Test metrics, free-form.
+    pub metrics: serde_json::Value,
+}
+
+/// The contents of a saved model file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedModel {
+    /// [`FORMAT`].
+    pub format: String,
+    /// [`Architecture::NAME`] of the network.
+    pub architecture: String,
+    /// Number of parameters (checked against `weights`).
+    pub parameters: usize,
+    /// Class names, index order.
+    pub classes: Vec<String>,
+    /// Raw-row preprocessing.
+    pub preprocessing: Preprocessing,
+    /// The model card.
+    pub card: ModelCard,
+    /// All parameters, in [`Model::weights`] order.
+    pub weights: Vec<f32>,
+}
+
+impl SavedModel {
+    /// Bundles a trained model with its preprocessing and card.
+    pub fn new<A: Architecture>(model: &Model<A>, classes: Vec<String>, preprocessing: Preprocessing, card: ModelCard) -> SavedModel {
+        let weights = model.weights();
+        SavedModel {
+            format: FORMAT.into(),
+            architecture: A::NAME.into(),
+            parameters: weights.len(),
+            classes,
+            preprocessing,
+            card,
+            weights,
+        }
+    }
+
+    /// Writes the model to `path` atomically.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let text = serde_json::to_string(self).expect("SavedModel serialises");
+        crate::io::write_bytes_atomic(path.as_ref(), text.as_bytes())
+    }
+
+    /// Reads and checks a model file: the format tag, a complete JSON document, and as many
+    /// weights as the stated parameter count.
+    pub fn read(path: impl AsRef<Path>) -> Result<SavedModel> {
+        let path = path.as_ref();
+        let bad = |message: String| Error::Model { file: path.to_path_buf(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let saved: SavedModel = serde_json::from_str(&text).map_err(|e| match e.classify() {
+            serde_json::error::Category::Eof => bad(format!("the file is truncated ({e})")),
+            _ => bad(format!("not a propensity model file ({e})")),
+        })?;
+        if saved.format != FORMAT {
+            return Err(bad(format!("format {:?}, expected {FORMAT:?}", saved.format)));
+        }
+        if saved.weights.len() != saved.parameters {
+            return Err(bad(format!("{} weights for {} parameters", saved.weights.len(), saved.parameters)));
+        }
+        Ok(saved)
+    }
+
+    /// The network, if the file holds architecture `A`.
+    pub fn model<A: Architecture>(&self, path: impl AsRef<Path>) -> Result<Model<A>> {
+        let bad = |message: String| Error::Model { file: path.as_ref().to_path_buf(), message };
+        if self.architecture != A::NAME {
+            return Err(bad(format!("the file holds a {} network, not {}", self.architecture, A::NAME)));
+        }
+        let mut model = Model::<A>::new(0);
+        model.set_weights(&self.weights).map_err(|e| bad(e.to_string()))?;
+        Ok(model)
+    }
+}
+
+/// Loads a model of architecture `A` with its saved state.
+///
+/// ```
+/// use propensity::model::{AudiobooksMlp, Model};
+/// use propensity::saved::{load, ModelCard, Preprocessing, SavedModel};
+/// use propensity::preprocess::{MeanFill, StandardScaler};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("m.json");
+/// let model = Model::<AudiobooksMlp>::new(3);
+/// let t = propensity::table::Table::new("m", vec![propensity::table::Column {
+///     name: "Review ?/10".into(), values: vec![Some(9.0)] }]).unwrap();
+/// let pre = Preprocessing::Audiobooks {
+///     fill: MeanFill::fit(&t, &["Review ?/10"]).unwrap(),
+///     scaler: StandardScaler::fit(&ndarray::Array2::zeros((2, 10))).unwrap(),
+/// };
+/// let card = ModelCard { data_file: "x.csv".into(), data_sha256: String::new(), created: String::new(),
+///     crate_version: String::new(), config: Default::default(), metrics: serde_json::Value::Null };
+/// SavedModel::new(&model, vec!["no".into(), "yes".into()], pre, card).save(&path).unwrap();
+/// let (loaded, saved) = load::<AudiobooksMlp>(&path).unwrap();
+/// assert_eq!(loaded.weights(), model.weights());
+/// assert_eq!(saved.classes, ["no", "yes"]);
+/// ```
+pub fn load<A: Architecture>(path: impl AsRef<Path>) -> Result<(Model<A>, SavedModel)> {
+    let saved = SavedModel::read(&path)?;
+    let model = saved.model::<A>(&path)?;
+    Ok((model, saved))
+}
+
+/// SHA-256 of a file, hex-encoded.
+pub fn sha256_file(path: impl AsRef<Path>) -> Result<String> {
+    use sha2::Digest;
+    let path = path.as_ref();
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The current time as RFC 3339 (UTC, seconds).
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

@@ -1,0 +1,246 @@
+//! Scoring raw CSV rows with a saved model, streaming: rows are read, encoded with the saved
+//! preprocessing, and scored in batches, so memory stays flat whatever the input size. Bad rows
+//! are reported with their line numbers and either skipped or stop the run; the output file is
+//! written to a temporary file and renamed only when the run succeeds.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Architecture, AudiobooksMlp, Model};
+use crate::saved::{Preprocessing, SavedModel};
+use crate::shopping::ShoppingMlp;
+use crate::{Error, Result};
+
+/// Scoring options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoreOptions {
+    /// Rows per batch.
+    pub batch_rows: usize,
+    /// Skip bad rows (counting them) instead of stopping at the first.
+    pub skip_bad: bool,
+}
+
+impl Default for ScoreOptions {
+    fn default() -> Self {
+        ScoreOptions { batch_rows: 65_536, skip_bad: false }
+    }
+}
+
+/// What a scoring run did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreSummary {
+    /// Rows scored and written.
+    pub rows_scored: u64,
+    /// Bad rows skipped (with `skip_bad`).
+    pub rows_skipped: u64,
+    /// The first 100 bad rows: line number and what was wrong.
+    pub bad_lines: Vec<(u64, String)>,
+    /// Bytes of input read.
+    pub bytes_read: u64,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// Turns one raw CSV record into model inputs (already scaled).
+enum RowEncoder {
+    Audiobooks { review_fill: f64, mean: Vec<f64>, scale: Vec<f64> },
+    Shopping { levels: Vec<Vec<String>>, mean: Vec<f64>, scale: Vec<f64> },
+}
+
+impl RowEncoder {
+    fn new(pre: &Preprocessing) -> RowEncoder {
+        match pre {
+            Preprocessing::Audiobooks { fill, scaler } => RowEncoder::Audiobooks {
+                review_fill: fill.means()[0],
+                mean: scaler.mean.clone(),
+                scale: scaler.scale.clone(),
+            },
+            Preprocessing::Shopping { onehot, scaler, .. } => RowEncoder::Shopping {
+                levels: onehot.columns.iter().map(|c| c.1.clone()).collect(),
+                mean: scaler.mean.clone(),
+                scale: scaler.scale.clone(),
+            },
+        }
+    }
+
+    /// Column names of the raw file, target last.
+    fn columns(&self) -> Vec<&'static str> {
+        match self {
+            RowEncoder::Audiobooks { .. } => crate::audiobooks::COLUMNS.to_vec(),
+            RowEncoder::Shopping { .. } => {
+                let mut c = crate::shopping::NUMERIC.to_vec();
+                c.extend(crate::shopping::CATEGORICAL);
+                c.push(crate::shopping::TARGET);
+                c
+            }
+        }
+    }
+
+    /// Row id (the ID column, or the line number) and the encoded inputs appended to `out`.
+    fn encode(&self, rec: &csv::StringRecord, line: u64, out: &mut Vec<f32>) -> std::result::Result<String, String> {
+        let names = self.columns();
+        let n = names.len();
+        if rec.len() != n && rec.len() != n - 1 {
+            return Err(format!("expected {} or {} columns (target optional), found {}", n - 1, n, rec.len()));
+        }
+        let num = |j: usize| -> std::result::Result<f64, String> {
+            let f = rec.get(j).unwrap_or("").trim();
+            match f.parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok(v),
+                _ if f.is_empty() => Err(format!("column `{}`: missing value", names[j])),
+                _ => Err(format!("column `{}`: expected a finite number, found {f:?}", names[j])),
+            }
+        };
+        let start = out.len();
+        let result = (|| match self {
+            RowEncoder::Audiobooks { review_fill, mean, scale } => {
+                for j in 0..10 {
+                    let empty = rec.get(1 + j).is_some_and(|f| f.trim().is_empty());
+                    let v = if empty && names[1 + j] == crate::audiobooks::REVIEW_RATING { *review_fill } else { num(1 + j)? };
+                    out.push(((v - mean[j]) / scale[j]) as f32);
+                }
+                Ok(rec.get(0).unwrap_or("").trim().to_string())
+            }
+            RowEncoder::Shopping { levels, mean, scale } => {
+                for j in 0..22 {
+                    out.push(((num(j)? - mean[j]) / scale[j]) as f32);
+                }
+                let mut k = 22;
+                for (c, lv) in levels.iter().enumerate() {
+                    let f = rec.get(22 + c).unwrap_or("").trim();
+                    let hit = lv.iter().position(|l| l == f).ok_or_else(|| {
+                        format!("column `{}`: unseen category {f:?}; known levels are {lv:?}", names[22 + c])
+                    })?;
+                    for i in 0..lv.len() {
+                        out.push((((i == hit) as u8 as f64 - mean[k]) / scale[k]) as f32);
+                        k += 1;
+                    }
+                }
+                Ok(line.to_string())
+            }
+        })();
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+}
+
+/// Scores `input` with the model saved at `model_path` and writes `output`: the row id, one
+/// probability column per class (`p_<class>`) and the predicted class. `progress` is called
+/// after each batch with the rows and bytes read so far.
+pub fn score_csv(
+    model_path: &Path,
+    input: &Path,
+    output: &Path,
+    options: ScoreOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ScoreSummary> {
+    let saved = SavedModel::read(model_path)?;
+    match saved.architecture.as_str() {
+        AudiobooksMlp::NAME => run::<AudiobooksMlp>(&saved, model_path, input, output, options, progress),
+        ShoppingMlp::NAME => run::<ShoppingMlp>(&saved, model_path, input, output, options, progress),
+        other => Err(Error::Model { file: model_path.to_path_buf(), message: format!("no scorer for architecture {other}") }),
+    }
+}
+
+fn run<A: Architecture>(
+    saved: &SavedModel,
+    model_path: &Path,
+    input: &Path,
+    output: &Path,
+    options: ScoreOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ScoreSummary> {
+    if options.batch_rows == 0 {
+        return Err(Error::Config { field: "batch_rows", message: "must be at least 1".into() });
+    }
+    let started = Instant::now();
+    let model: Model<A> = saved.model(model_path)?;
+    let encoder = RowEncoder::new(&saved.preprocessing);
+    let names = encoder.columns();
+    let file = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new().prefix(".propensity-").suffix(".tmp").tempfile_in(dir).map_err(|e| Error::io(output, e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
+    let mut header = String::from("id");
+    for c in &saved.classes {
+        header += &format!(",p_{c}");
+    }
+    writeln!(out, "{header},predicted").map_err(|e| Error::io(output, e))?;
+
+    let width = A::inputs();
+    let mut summary = ScoreSummary { rows_scored: 0, rows_skipped: 0, bad_lines: Vec::new(), bytes_read: 0, seconds: 0.0 };
+    let (mut ids, mut xs) = (Vec::with_capacity(options.batch_rows), Vec::with_capacity(options.batch_rows * width));
+    let mut record = csv::StringRecord::new();
+    let mut first = true;
+    let mut line_buf = String::new();
+    loop {
+        let more = rdr.read_record(&mut record).map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            Error::Row { file: input.to_path_buf(), line, message: e.to_string() }
+        })?;
+        if more {
+            let line = record.position().map_or(0, |p| p.line());
+            if first {
+                first = false;
+                if record.iter().zip(&names).all(|(f, n)| f.trim() == n.trim()) {
+                    continue;
+                }
+            }
+            match encoder.encode(&record, line, &mut xs) {
+                Ok(id) => ids.push(id),
+                Err(message) if options.skip_bad => {
+                    summary.rows_skipped += 1;
+                    if summary.bad_lines.len() < 100 {
+                        summary.bad_lines.push((line, message));
+                    }
+                }
+                Err(message) => return Err(Error::Row { file: input.to_path_buf(), line, message }),
+            }
+        }
+        if ids.len() == options.batch_rows || (!more && !ids.is_empty()) {
+            let x = Array2::from_shape_vec((ids.len(), width), std::mem::take(&mut xs)).expect("rows × width");
+            let proba = model.predict_proba(&x)?;
+            for (id, p) in ids.iter().zip(proba.rows()) {
+                line_buf.clear();
+                line_buf.push_str(id);
+                for v in p.iter() {
+                    let _ = write!(line_buf, ",{v:.6}");
+                }
+                line_buf.push(',');
+                line_buf.push_str(&saved.classes[crate::model::argmax(p.as_slice().expect("row"))]);
+                line_buf.push('\n');
+                out.write_all(line_buf.as_bytes()).map_err(|e| Error::io(output, e))?;
+            }
+            summary.rows_scored += ids.len() as u64;
+            ids.clear();
+            xs = x.into_raw_vec_and_offset().0;
+            xs.clear();
+            summary.bytes_read = rdr.position().byte();
+            progress(summary.rows_scored + summary.rows_skipped, summary.bytes_read);
+        }
+        if !more {
+            break;
+        }
+    }
+    summary.bytes_read = rdr.position().byte();
+    let tmp = out.into_inner().map_err(|e| Error::io(output, e.into_error()))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(output, e))?;
+    tmp.persist(output).map_err(|e| Error::io(output, e.error))?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
