@@ -81,13 +81,13 @@ fn cross_validation_scores_every_fold() {
 fn cli_writes_report_and_plots_and_refuses_bad_files() {
     let out = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_propensity"))
-        .args(["shopping", "--epochs", "3", "--out", out.path().to_str().unwrap()])
+        .args(["shopping", "--epochs", "3", "--no-record", "--out", out.path().to_str().unwrap()])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("classes Hybrid=0, Online=1, Store=2; train 9431 / test 2358"), "{stdout}");
-    for f in ["report.txt", "report.json", "history.json", "loss.svg", "confusion.svg", "confusion_normalized.svg", "roc.svg"] {
+    for f in ["report.txt", "report.json", "history.json", "model.json", "test.npz", "loss.svg", "confusion.svg", "confusion_normalized.svg", "roc.svg"] {
         assert!(out.path().join(f).is_file(), "{f}");
     }
     let json: serde_json::Value =
@@ -100,7 +100,7 @@ fn cli_writes_report_and_plots_and_refuses_bad_files() {
     lines[7] = lines[7].replacen(',', ",x", 1);
     std::fs::write(&bad, lines.join("\n")).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_propensity"))
-        .args(["shopping", "--data", bad.to_str().unwrap(), "--out", out.path().join("o").to_str().unwrap()])
+        .args(["shopping", "--no-record", "--data", bad.to_str().unwrap(), "--out", out.path().join("o").to_str().unwrap()])
         .output()
         .unwrap();
     assert!(!o.status.success());

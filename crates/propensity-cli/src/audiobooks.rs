@@ -139,14 +139,11 @@ pub fn run(args: Args) -> Result<()> {
         let curves_path = args.out.join(format!("curves{suffix}.svg"));
         propensity::plot::training_curves(&fitted.history)?.save(&curves_path)?;
         let model_path = args.out.join(format!("model{suffix}.json"));
-        let card = ModelCard {
-            data_file: data.display().to_string(),
-            data_sha256: data_hash.clone(),
-            created: propensity::saved::now_rfc3339(),
-            crate_version: env!("CARGO_PKG_VERSION").into(),
-            config: fitted.history.config.clone(),
-            metrics: serde_json::json!({ "test_loss": test.loss, "test_accuracy": test.accuracy }),
-        };
+        let card = ModelCard::new(
+            &data,
+            &fitted.history.config,
+            serde_json::json!({ "test_loss": test.loss, "test_accuracy": test.accuracy }),
+        )?;
         audiobooks::saved_model(&fitted.model, &prepared, card).save(&model_path)?;
         if args.runs == 1 {
             println!("{test}");
@@ -160,17 +157,17 @@ pub fn run(args: Args) -> Result<()> {
                 fitted.history.seconds * 1e3
             );
         }
-        if let Some(file) = args.record.file() {
+        if let Some(file) = args.record.file()? {
             let record = RunRecord::new("audiobooks", &data_hash, &args.record.label, &fitted.history, test, serde_json::Value::Null);
-            append_record(file, &record)?;
+            append_record(&file, &record)?;
         }
         runs.push_history(&fitted.history, test);
         if let Some(b) = &variant_b {
             let fb = Trainer::new(TrainConfig { seed, ..b.clone() })?.fit::<AudiobooksMlp>(&s.train, Some(&s.validation))?;
             let tb = fb.model.evaluate(&s.test)?;
-            if let Some(file) = args.record.file() {
+            if let Some(file) = args.record.file()? {
                 let label = format!("{} (compare)", args.record.label);
-                append_record(file, &RunRecord::new("audiobooks", &data_hash, &label, &fb.history, tb, serde_json::Value::Null))?;
+                append_record(&file, &RunRecord::new("audiobooks", &data_hash, &label, &fb.history, tb, serde_json::Value::Null))?;
             }
             b_scores.push(tb.accuracy);
         }

@@ -122,16 +122,20 @@ pub fn explain(args: ExplainArgs) -> Result<()> {
 
 #[derive(clap::Args)]
 pub struct RunsArgs {
-    /// The run log.
-    #[arg(long, default_value = "runs/runs.jsonl")]
-    file: PathBuf,
+    /// The run log [default: runs/runs.jsonl beside data/].
+    #[arg(long)]
+    file: Option<PathBuf>,
     /// Write a plot of test accuracy per run here.
     #[arg(long)]
     plot: Option<PathBuf>,
 }
 
 pub fn runs(args: RunsArgs) -> Result<()> {
-    let records = read_records(&args.file)?;
+    let file = match &args.file {
+        Some(f) => f.clone(),
+        None => propensity::paths::runs_file()?,
+    };
+    let records = read_records(&file)?;
     println!("{}", records_table(&records));
     let mut keys: Vec<(String, String)> = records.iter().map(|r| (r.dataset.clone(), r.label.clone())).collect();
     keys.dedup();
@@ -172,15 +176,11 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
     match args.dataset {
         DatasetArg::Audiobooks => {
             let table = propensity::audiobooks::read_csv(propensity::paths::data_file(propensity::audiobooks::FILE)?)?;
-            propensity::io::write_atomic(&args.output, |w| {
-                propensity::audiobooks::write_synthetic(&table, args.rows, args.seed, w).map_err(std::io::Error::other)
-            })?;
+            propensity::audiobooks::write_synthetic_file(&table, args.rows, args.seed, &args.output)?;
         }
         DatasetArg::Shopping => {
             let table = propensity::shopping::read_csv(propensity::paths::data_file(propensity::shopping::FILE)?)?;
-            propensity::io::write_atomic(&args.output, |w| {
-                propensity::shopping::write_synthetic(&table, args.rows, args.seed, w).map_err(std::io::Error::other)
-            })?;
+            propensity::shopping::write_synthetic_file(&table, args.rows, args.seed, &args.output)?;
         }
     }
     let bytes = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);

@@ -40,9 +40,10 @@ enum Command {
 /// Where training runs are logged, shared by the training subcommands.
 #[derive(clap::Args, Clone)]
 pub struct RecordArgs {
-    /// Append a record of each training run to this JSON-lines file.
-    #[arg(long, default_value = "runs/runs.jsonl")]
-    record: PathBuf,
+    /// Append a record of each training run to this JSON-lines file [default: runs/runs.jsonl
+    /// beside data/].
+    #[arg(long)]
+    record: Option<PathBuf>,
     /// Do not log the runs.
     #[arg(long)]
     no_record: bool,
@@ -52,8 +53,14 @@ pub struct RecordArgs {
 }
 
 impl RecordArgs {
-    fn file(&self) -> Option<&PathBuf> {
-        (!self.no_record).then_some(&self.record)
+    fn file(&self) -> Result<Option<PathBuf>> {
+        if self.no_record {
+            return Ok(None);
+        }
+        Ok(Some(match &self.record {
+            Some(p) => p.clone(),
+            None => propensity::paths::runs_file()?,
+        }))
     }
 }
 

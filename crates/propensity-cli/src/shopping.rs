@@ -87,14 +87,14 @@ pub fn run(args: Args) -> Result<()> {
             macro_f1: report.report.macro_avg.f1,
             macro_auc: report.macro_auc,
         });
-        if let Some(file) = args.record.file() {
+        if let Some(file) = args.record.file()? {
             let test = propensity::metrics::Evaluation::from_probabilities(
                 &fitted.model.predict_proba(prepared.test.inputs())?,
                 prepared.test.targets(),
             )?;
             let metrics = serde_json::json!({ "macro_f1": report.report.macro_avg.f1, "macro_auc": report.macro_auc });
             let record = RunRecord::new("shopping", &data_hash, &args.record.label, &fitted.history, test, metrics);
-            append_record(file, &record)?;
+            append_record(&file, &record)?;
         }
         first.get_or_insert((fitted, report));
     }
@@ -131,16 +131,10 @@ pub fn run(args: Args) -> Result<()> {
     for (name, svg) in &outputs {
         svg.save(args.out.join(name))?;
     }
-    let card = ModelCard {
-        data_file: data.display().to_string(),
-        data_sha256: data_hash.clone(),
-        created: propensity::saved::now_rfc3339(),
-        crate_version: env!("CARGO_PKG_VERSION").into(),
-        config: fitted.history.config.clone(),
-        metrics: serde_json::json!({
-            "accuracy": report.report.accuracy, "macro_f1": report.report.macro_avg.f1, "macro_auc": report.macro_auc
-        }),
-    };
+    let metrics = serde_json::json!({
+        "accuracy": report.report.accuracy, "macro_f1": report.report.macro_avg.f1, "macro_auc": report.macro_auc
+    });
+    let card = ModelCard::new(&data, &fitted.history.config, metrics)?;
     shopping::saved_model(&fitted.model, &enc, &prepared, card).save(args.out.join("model.json"))?;
     prepared.test.save_npz(args.out.join("test.npz"))?;
     propensity::io::write_bytes_atomic(&args.out.join("report.txt"), text.as_bytes())?;

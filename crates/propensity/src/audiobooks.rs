@@ -265,6 +265,11 @@ pub fn write_synthetic(table: &Table, rows: u64, seed: u64, out: &mut impl std::
     crate::synth::write_like(table, &COLUMNS, &[TARGET], Some(ID), rows, seed, out)
 }
 
+/// [`write_synthetic`] into the file `path`, atomically.
+pub fn write_synthetic_file(table: &Table, rows: u64, seed: u64, path: impl AsRef<Path>) -> Result<()> {
+    crate::synth::write_like_file(path, table, &COLUMNS, &[TARGET], Some(ID), rows, seed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,6 +56,31 @@ impl HtmlTable {
     }
 }
 
+/// The header and first `rows` rows of a CSV file as a table (a `head()` of a file too large
+/// to load).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("s.csv");
+/// std::fs::write(&path, "id,p\n1,0.5\n2,0.25\n").unwrap();
+/// let t = propensity::display::csv_preview(&path, 1).unwrap();
+/// assert!(t.to_html().contains("<td>0.5</td>") && !t.to_html().contains("0.25"));
+/// ```
+pub fn csv_preview(path: impl AsRef<std::path::Path>, rows: usize) -> crate::Result<HtmlTable> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|e| crate::Error::io(path, e))?;
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+    let err = |e: csv::Error| crate::Error::Row { file: path.to_path_buf(), line: e.position().map_or(0, |p| p.line()), message: e.to_string() };
+    let header: Vec<String> = rdr.headers().map_err(err)?.iter().map(String::from).collect();
+    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
+    let name = path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let mut t = HtmlTable::new(&format!("First {rows} rows of {name}"), &header_refs);
+    for rec in rdr.records().take(rows) {
+        t.push(rec.map_err(err)?.iter().map(String::from).collect());
+    }
+    Ok(t)
+}
+
 impl std::fmt::Display for HtmlTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let cols = self.header.len();

@@ -53,3 +53,5 @@ pub use error::{Error, Result};
 
 /// The ndarray version this crate uses, so notebooks need no `:dep` of their own.
 pub use ndarray;
+/// serde_json, for metrics in model cards and run records (`propensity::serde_json::json!`).
+pub use serde_json;

@@ -59,3 +59,14 @@ pub fn output_dir(name: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     Ok(dir)
 }
+
+/// The default run log, `runs/runs.jsonl` beside the [`data_dir`] (git-ignored).
+///
+/// ```
+/// assert!(propensity::paths::runs_file().unwrap().ends_with("runs/runs.jsonl"));
+/// ```
+pub fn runs_file() -> Result<PathBuf> {
+    let data = data_dir()?;
+    let root = data.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    Ok(root.join("runs").join("runs.jsonl"))
+}

@@ -331,3 +331,23 @@ pub fn records_plot(records: &[RunRecord]) -> crate::Result<crate::plot::Svg> {
     }
     crate::plot::lines("Test accuracy per run", "run", "test accuracy, %", &series)
 }
+
+/// Trains two configurations of architecture `A` on the same seeds (each config's seed is
+/// replaced) and pairs their test accuracies: the difference B − A with its 95 % interval.
+pub fn paired_accuracy<A: crate::model::Architecture>(
+    train: &crate::Dataset,
+    validation: Option<&crate::Dataset>,
+    test: &crate::Dataset,
+    a: &crate::train::TrainConfig,
+    b: &crate::train::TrainConfig,
+    seeds: &[u64],
+) -> crate::Result<PairedComparison> {
+    let score = |cfg: &crate::train::TrainConfig, seed: u64| -> crate::Result<f64> {
+        let fitted = crate::train::Trainer::new(crate::train::TrainConfig { seed, ..cfg.clone() })?.fit::<A>(train, validation)?;
+        Ok(fitted.model.evaluate(test)?.accuracy)
+    };
+    let sa = seeds.iter().map(|&s| score(a, s)).collect::<crate::Result<Vec<_>>>()?;
+    let sb = seeds.iter().map(|&s| score(b, s)).collect::<crate::Result<Vec<_>>>()?;
+    PairedComparison::new(seeds.to_vec(), sa, sb)
+        .ok_or_else(|| crate::Error::Data("a paired comparison needs at least two seeds".into()))
+}

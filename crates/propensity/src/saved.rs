@@ -106,6 +106,22 @@ pub struct ModelCard {
     pub metrics: serde_json::Value,
 }
 
+impl ModelCard {
+    /// A card for a model trained on `data_file` with `config`: hashes the file and stamps the
+    /// date and this crate's version.
+    pub fn new(data_file: impl AsRef<Path>, config: &TrainConfig, metrics: serde_json::Value) -> Result<ModelCard> {
+        let data_file = data_file.as_ref();
+        Ok(ModelCard {
+            data_file: data_file.file_name().map_or_else(|| data_file.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            data_sha256: sha256_file(data_file)?,
+            created: now_rfc3339(),
+            crate_version: env!("CARGO_PKG_VERSION").into(),
+            config: config.clone(),
+            metrics,
+        })
+    }
+}
+
 /// The contents of a saved model file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedModel {

@@ -105,3 +105,18 @@ pub fn write_like(
     }
     out.flush().map_err(io)
 }
+
+/// [`write_like`] into a file, atomically.
+pub fn write_like_file(
+    path: impl AsRef<std::path::Path>,
+    table: &Table,
+    columns: &[&str],
+    keep: &[&str],
+    id_column: Option<&str>,
+    rows: u64,
+    seed: u64,
+) -> Result<()> {
+    crate::io::write_atomic(path.as_ref(), |w| {
+        write_like(table, columns, keep, id_column, rows, seed, w).map_err(std::io::Error::other)
+    })
+}
