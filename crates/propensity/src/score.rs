@@ -27,7 +27,7 @@ pub struct ScoreOptions {
 
 impl Default for ScoreOptions {
     fn default() -> Self {
-        ScoreOptions { batch_rows: 65_536, skip_bad: false }
+        ScoreOptions { batch_rows: 8_192, skip_bad: false }
     }
 }
 
@@ -65,6 +65,13 @@ impl RowEncoder {
                 mean: scaler.mean.clone(),
                 scale: scaler.scale.clone(),
             },
+        }
+    }
+
+    /// Inputs per row after encoding.
+    fn width(&self) -> usize {
+        match self {
+            RowEncoder::Audiobooks { mean, .. } | RowEncoder::Shopping { mean, .. } => mean.len(),
         }
     }
 
@@ -183,11 +190,94 @@ fn run<A: Architecture>(
     writeln!(out, "{header},predicted").map_err(|e| Error::io(output, e))?;
 
     let width = A::inputs();
-    let mut summary = ScoreSummary { rows_scored: 0, rows_skipped: 0, bad_lines: Vec::new(), bytes_read: 0, seconds: 0.0 };
-    let (mut ids, mut xs) = (Vec::with_capacity(options.batch_rows), Vec::with_capacity(options.batch_rows * width));
+    let batch_rows = options.batch_rows;
+    // Two stages on the two cores: this thread scores and writes while a reader thread parses
+    // and encodes the next batches; the bounded channel keeps at most two batches in flight.
+    let (rows_scored, read) = std::thread::scope(|scope| -> Result<(u64, ReadStats)> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
+        let reader = scope.spawn(move || read_batches(&mut rdr, &encoder, &names, input, batch_rows, options.skip_bad, tx));
+        let mut rows_scored = 0u64;
+        let mut line_buf = String::new();
+        let mut write_result = Ok(());
+        for batch in rx.iter() {
+            let n = batch.ids.len();
+            let x = Array2::from_shape_vec((n, width), batch.xs).expect("rows × width");
+            let step = model.predict_proba(&x).and_then(|proba| {
+                line_buf.clear();
+                for (id, p) in batch.ids.iter().zip(proba.rows()) {
+                    line_buf.push_str(id);
+                    for &v in p.iter() {
+                        line_buf.push(',');
+                        push_probability(&mut line_buf, v);
+                    }
+                    line_buf.push(',');
+                    line_buf.push_str(&saved.classes[crate::model::argmax(p.as_slice().expect("row"))]);
+                    line_buf.push('\n');
+                }
+                out.write_all(line_buf.as_bytes()).map_err(|e| Error::io(output, e))
+            });
+            if let Err(e) = step {
+                write_result = Err(e);
+                break; // dropping the receiver stops the reader
+            }
+            rows_scored += n as u64;
+            progress(rows_scored + batch.skipped_so_far, batch.bytes_so_far);
+        }
+        drop(rx);
+        let read = reader.join().expect("the reader thread does not panic")?;
+        write_result?;
+        Ok((rows_scored, read))
+    })?;
+    let summary = ScoreSummary {
+        rows_scored,
+        rows_skipped: read.skipped,
+        bad_lines: read.bad_lines,
+        bytes_read: read.bytes,
+        seconds: 0.0,
+    };
+    let tmp = out.into_inner().map_err(|e| Error::io(output, e.into_error()))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(output, e))?;
+    crate::io::make_readable(tmp.as_file()).map_err(|e| Error::io(output, e))?;
+    tmp.persist(output).map_err(|e| Error::io(output, e.error))?;
+    Ok(ScoreSummary { seconds: started.elapsed().as_secs_f64(), ..summary })
+}
+
+/// Appends a probability in [0, 1] with six decimals (`0.123457`), exactly as `{:.6}` prints it
+/// (ties to even), without the general float formatter.
+fn push_probability(out: &mut String, p: f32) {
+    let micro = ((p as f64).clamp(0.0, 1.0) * 1e6).round_ties_even() as u32;
+    let _ = write!(out, "{}.{:06}", micro / 1_000_000, micro % 1_000_000);
+}
+
+/// Encoded rows on their way from the reader thread to the scorer.
+struct Batch {
+    ids: Vec<String>,
+    xs: Vec<f32>,
+    skipped_so_far: u64,
+    bytes_so_far: u64,
+}
+
+/// What the reader thread saw.
+struct ReadStats {
+    skipped: u64,
+    bad_lines: Vec<(u64, String)>,
+    bytes: u64,
+}
+
+fn read_batches<R: std::io::Read>(
+    rdr: &mut csv::Reader<R>,
+    encoder: &RowEncoder,
+    names: &[&str],
+    input: &Path,
+    batch_rows: usize,
+    skip_bad: bool,
+    tx: std::sync::mpsc::SyncSender<Batch>,
+) -> Result<ReadStats> {
+    let width = encoder.width();
+    let mut stats = ReadStats { skipped: 0, bad_lines: Vec::new(), bytes: 0 };
+    let (mut ids, mut xs) = (Vec::with_capacity(batch_rows), Vec::with_capacity(batch_rows * width));
     let mut record = csv::StringRecord::new();
     let mut first = true;
-    let mut line_buf = String::new();
     loop {
         let more = rdr.read_record(&mut record).map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
@@ -195,52 +285,36 @@ fn run<A: Architecture>(
         })?;
         if more {
             let line = record.position().map_or(0, |p| p.line());
-            if first {
-                first = false;
-                if record.iter().zip(&names).all(|(f, n)| f.trim() == n.trim()) {
-                    continue;
-                }
-            }
-            match encoder.encode(&record, line, &mut xs) {
-                Ok(id) => ids.push(id),
-                Err(message) if options.skip_bad => {
-                    summary.rows_skipped += 1;
-                    if summary.bad_lines.len() < 100 {
-                        summary.bad_lines.push((line, message));
+            let header = first && record.iter().zip(names).all(|(f, n)| f.trim() == n.trim());
+            first = false;
+            if !header {
+                match encoder.encode(&record, line, &mut xs) {
+                    Ok(id) => ids.push(id),
+                    Err(message) if skip_bad => {
+                        stats.skipped += 1;
+                        if stats.bad_lines.len() < 100 {
+                            stats.bad_lines.push((line, message));
+                        }
                     }
+                    Err(message) => return Err(Error::Row { file: input.to_path_buf(), line, message }),
                 }
-                Err(message) => return Err(Error::Row { file: input.to_path_buf(), line, message }),
             }
         }
-        if ids.len() == options.batch_rows || (!more && !ids.is_empty()) {
-            let x = Array2::from_shape_vec((ids.len(), width), std::mem::take(&mut xs)).expect("rows × width");
-            let proba = model.predict_proba(&x)?;
-            for (id, p) in ids.iter().zip(proba.rows()) {
-                line_buf.clear();
-                line_buf.push_str(id);
-                for v in p.iter() {
-                    let _ = write!(line_buf, ",{v:.6}");
-                }
-                line_buf.push(',');
-                line_buf.push_str(&saved.classes[crate::model::argmax(p.as_slice().expect("row"))]);
-                line_buf.push('\n');
-                out.write_all(line_buf.as_bytes()).map_err(|e| Error::io(output, e))?;
+        stats.bytes = rdr.position().byte();
+        if ids.len() == batch_rows || (!more && !ids.is_empty()) {
+            let batch = Batch {
+                ids: std::mem::replace(&mut ids, Vec::with_capacity(batch_rows)),
+                xs: std::mem::replace(&mut xs, Vec::with_capacity(batch_rows * width)),
+                skipped_so_far: stats.skipped,
+                bytes_so_far: stats.bytes,
+            };
+            if tx.send(batch).is_err() {
+                break; // the scorer stopped; its error is reported
             }
-            summary.rows_scored += ids.len() as u64;
-            ids.clear();
-            xs = x.into_raw_vec_and_offset().0;
-            xs.clear();
-            summary.bytes_read = rdr.position().byte();
-            progress(summary.rows_scored + summary.rows_skipped, summary.bytes_read);
         }
         if !more {
             break;
         }
     }
-    summary.bytes_read = rdr.position().byte();
-    let tmp = out.into_inner().map_err(|e| Error::io(output, e.into_error()))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(output, e))?;
-    tmp.persist(output).map_err(|e| Error::io(output, e.error))?;
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
+    Ok(stats)
 }
