@@ -70,7 +70,13 @@ fn header_less_classic_file_gives_the_same_result() {
     let classic = dir.path().join("classic.csv");
     std::fs::write(&classic, csv.split_once('\n').unwrap().1).unwrap();
     let a = propensity(&["audiobooks", "--out", dir.path().join("a").to_str().unwrap()]);
-    let b = propensity(&["audiobooks", "--data", classic.to_str().unwrap(), "--out", dir.path().join("b").to_str().unwrap()]);
+    let b = propensity(&[
+        "audiobooks",
+        "--data",
+        classic.to_str().unwrap(),
+        "--out",
+        dir.path().join("b").to_str().unwrap(),
+    ]);
     assert!(a.status.success() && b.status.success(), "{}", text(&b.stderr));
     assert_eq!(test_line(&text(&a.stdout)), test_line(&text(&b.stdout)));
 }
@@ -93,7 +99,8 @@ fn empty_review_ratings_are_filled_with_the_mean() {
         .collect();
     let path = dir.path().join("blank.csv");
     std::fs::write(&path, blanked).unwrap();
-    let o = propensity(&["audiobooks", "--data", path.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()]);
+    let o =
+        propensity(&["audiobooks", "--data", path.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(test_line(&text(&o.stdout)).contains("Test accuracy:"));
 }
@@ -115,10 +122,19 @@ const ROW0: &str = "1143,2160,2160,5.33,5.33,0,8.91,0,0,0,0,0\n";
 #[test]
 fn bad_files_are_refused_with_file_line_and_column_and_write_nothing() {
     let cases = [
-        (format!("{HEADER}{ROW1}994,1620,1620,19.73,abc,1,10,0.99,1603.8,5,92,0\n"), "line 3, column `Price_avg`: expected a number, found \"abc\""),
-        (format!("{HEADER}{ROW1}994,1620,1620,19.73,inf,1,10,0.99,1603.8,5,92,0\n"), "line 3, column `Price_avg`: expected a finite number"),
+        (
+            format!("{HEADER}{ROW1}994,1620,1620,19.73,abc,1,10,0.99,1603.8,5,92,0\n"),
+            "line 3, column `Price_avg`: expected a number, found \"abc\"",
+        ),
+        (
+            format!("{HEADER}{ROW1}994,1620,1620,19.73,inf,1,10,0.99,1603.8,5,92,0\n"),
+            "line 3, column `Price_avg`: expected a finite number",
+        ),
         (format!("{HEADER}{ROW1}994,1620,1620\n"), "line 3: expected 12 columns, found 3"),
-        (format!("{HEADER}{ROW1}{}", ROW0.replace(",0\n", ",2\n")), "line 3, column `Targets`: expected 0 or 1, found 2"),
+        (
+            format!("{HEADER}{ROW1}{}", ROW0.replace(",0\n", ",2\n")),
+            "line 3, column `Targets`: expected 0 or 1, found 2",
+        ),
         (format!("{HEADER}{ROW0}{ROW0}"), "class 1 has no rows"),
         (HEADER.to_string(), "no data rows"),
     ];

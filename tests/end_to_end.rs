@@ -1,6 +1,6 @@
 //! End-to-end runs of the library on the bundled Audiobooks data.
 
-use propensity::audiobooks::{self, PreprocessConfig, Prepared, ScalerFit};
+use propensity::audiobooks::{self, Prepared, PreprocessConfig, ScalerFit};
 use propensity::model::AudiobooksMlp;
 use propensity::train::{EarlyStoppingConfig, History, Shuffle, TrainConfig, Trainer};
 use propensity::{paths, Dataset, Error};
@@ -73,7 +73,8 @@ fn same_seed_same_numbers_bit_for_bit() {
     let p = prepared(PreprocessConfig::default());
     let cfg = TrainConfig { seed: 7, max_epochs: 5, ..Default::default() };
     let (a, b) = (fit(&p, cfg.clone()), fit(&p, cfg.clone()));
-    let losses = |h: &History| h.epochs.iter().map(|e| (e.loss.to_bits(), e.val_loss.unwrap().to_bits())).collect::<Vec<_>>();
+    let losses =
+        |h: &History| h.epochs.iter().map(|e| (e.loss.to_bits(), e.val_loss.unwrap().to_bits())).collect::<Vec<_>>();
     assert_eq!(losses(&a.history), losses(&b.history));
     assert_eq!(
         a.model.weights().iter().map(|w| w.to_bits()).collect::<Vec<_>>(),

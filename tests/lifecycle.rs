@@ -55,7 +55,11 @@ fn run_records_round_trip_and_bad_lines_are_named() {
     append_record(&path, &a).unwrap();
     append_record(&path, &b).unwrap();
     assert_eq!(read_records(&path).unwrap(), vec![a, b]);
-    std::fs::write(&path, format!("{}\n{{\"dataset\": 3}}\n", std::fs::read_to_string(&path).unwrap().lines().next().unwrap())).unwrap();
+    std::fs::write(
+        &path,
+        format!("{}\n{{\"dataset\": 3}}\n", std::fs::read_to_string(&path).unwrap().lines().next().unwrap()),
+    )
+    .unwrap();
     let e = read_records(&path).unwrap_err();
     assert!(matches!(e, Error::Row { line: 2, .. }), "{e}");
 }
@@ -95,7 +99,10 @@ fn bad_model_files_are_refused_clearly() {
     assert!(SavedModel::read(&short).unwrap_err().to_string().contains("3201 weights for 3202 parameters"));
     // not a model at all
     std::fs::write(dir.path().join("x.json"), "{\"a\": 1}").unwrap();
-    assert!(SavedModel::read(dir.path().join("x.json")).unwrap_err().to_string().contains("not a propensity model file"));
+    assert!(SavedModel::read(dir.path().join("x.json"))
+        .unwrap_err()
+        .to_string()
+        .contains("not a propensity model file"));
     // a file of another dataset's schema to score: every row is refused with its line
     let o = bin(&[
         "score",
@@ -129,13 +136,24 @@ fn scoring_streams_reports_bad_lines_and_writes_atomically() {
     let model_path = dir.path().join("model.json");
     let out = dir.path().join("scores.csv");
     let args = |extra: &[&str]| {
-        let mut a = vec!["score", "--model", model_path.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output", out.to_str().unwrap(), "--batch-rows", "64"];
+        let mut a = vec![
+            "score",
+            "--model",
+            model_path.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--batch-rows",
+            "64",
+        ];
         a.extend_from_slice(extra);
         a.into_iter().map(String::from).collect::<Vec<_>>()
     };
     let stop = Command::new(env!("CARGO_BIN_EXE_propensity")).args(args(&[])).output().unwrap();
     assert!(!stop.status.success());
-    assert!(String::from_utf8_lossy(&stop.stderr).contains("in.csv, line 302: column `Price_overall`: expected a finite number, found \"abc\""));
+    assert!(String::from_utf8_lossy(&stop.stderr)
+        .contains("in.csv, line 302: column `Price_overall`: expected a finite number, found \"abc\""));
     assert!(!out.exists(), "no output after a stopped run");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no temporary left behind");
 
@@ -201,7 +219,17 @@ fn generator_is_seeded_and_keeps_the_schema() {
 fn runs_subcommand_shows_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("runs.jsonl");
-    let o = bin(&["audiobooks", "--runs", "2", "--out", dir.path().join("o").to_str().unwrap(), "--record", log.to_str().unwrap(), "--label", "t"]);
+    let o = bin(&[
+        "audiobooks",
+        "--runs",
+        "2",
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+        "--record",
+        log.to_str().unwrap(),
+        "--label",
+        "t",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("95 % CI"));
     let o = bin(&["runs", "--file", log.to_str().unwrap(), "--plot", dir.path().join("r.svg").to_str().unwrap()]);

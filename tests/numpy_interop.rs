@@ -37,7 +37,8 @@ fn our_files_carry_numpy_names_and_dtypes() {
     Dataset::new(expected_inputs(), vec![1, 0, 1]).unwrap().save_npz(&path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let text = String::from_utf8_lossy(&bytes);
-    for needle in ["inputs.npy", "targets.npy", "'descr': '<f4'", "'descr': '<i8'", "'shape': (3, 10)", "'shape': (3,)"] {
+    for needle in ["inputs.npy", "targets.npy", "'descr': '<f4'", "'descr': '<i8'", "'shape': (3, 10)", "'shape': (3,)"]
+    {
         assert!(text.contains(needle), "missing {needle}");
     }
 }

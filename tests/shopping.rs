@@ -61,7 +61,8 @@ fn smote_and_optimizers_train_through_the_same_pipeline() {
         assert!(r.macro_auc > 0.9, "{optimizer:?} {}", r.macro_auc);
     }
     // a heavier Hybrid weight raises Hybrid recall at the cost of precision
-    let light = TrainConfig { class_weights: ClassWeights::Given(vec![1.0, 1.0, 1.0]), max_epochs: 20, ..short.clone() };
+    let light =
+        TrainConfig { class_weights: ClassWeights::Given(vec![1.0, 1.0, 1.0]), max_epochs: 20, ..short.clone() };
     let heavy = TrainConfig { class_weights: ClassWeights::Given(vec![20.0, 1.0, 1.0]), max_epochs: 20, ..short };
     let (_, rl) = shopping::fit_and_evaluate(&p, &light, Balancing::Config).unwrap();
     let (_, rh) = shopping::fit_and_evaluate(&p, &heavy, Balancing::Config).unwrap();
@@ -87,7 +88,17 @@ fn cli_writes_report_and_plots_and_refuses_bad_files() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("classes Hybrid=0, Online=1, Store=2; train 9431 / test 2358"), "{stdout}");
-    for f in ["report.txt", "report.json", "history.json", "model.json", "test.npz", "loss.svg", "confusion.svg", "confusion_normalized.svg", "roc.svg"] {
+    for f in [
+        "report.txt",
+        "report.json",
+        "history.json",
+        "model.json",
+        "test.npz",
+        "loss.svg",
+        "confusion.svg",
+        "confusion_normalized.svg",
+        "roc.svg",
+    ] {
         assert!(out.path().join(f).is_file(), "{f}");
     }
     let json: serde_json::Value =
@@ -100,7 +111,14 @@ fn cli_writes_report_and_plots_and_refuses_bad_files() {
     lines[7] = lines[7].replacen(',', ",x", 1);
     std::fs::write(&bad, lines.join("\n")).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_propensity"))
-        .args(["shopping", "--no-record", "--data", bad.to_str().unwrap(), "--out", out.path().join("o").to_str().unwrap()])
+        .args([
+            "shopping",
+            "--no-record",
+            "--data",
+            bad.to_str().unwrap(),
+            "--out",
+            out.path().join("o").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(!o.status.success());

@@ -1,7 +1,7 @@
 //! The multi-class metrics against scikit-learn's answers on the same predictions
 //! (tests/fixtures/sklearn_multiclass.json, written by make_sklearn_fixture.py with sklearn 1.9).
 
-use propensity::classify::{one_vs_rest, macro_auc, ClassificationReport, ConfusionMatrix};
+use propensity::classify::{macro_auc, one_vs_rest, ClassificationReport, ConfusionMatrix};
 use serde_json::Value;
 
 fn fixture() -> Value {
@@ -16,7 +16,8 @@ fn usizes(v: &Value) -> Vec<usize> {
 #[test]
 fn confusion_matrix_and_report_match_sklearn() {
     let f = fixture();
-    let classes: Vec<String> = f["classes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+    let classes: Vec<String> =
+        f["classes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
     let cm = ConfusionMatrix::new(&usizes(&f["y_true"]), &usizes(&f["y_pred"]), &classes).unwrap();
     let expected: Vec<Vec<usize>> = f["confusion_matrix"].as_array().unwrap().iter().map(usizes).collect();
     assert_eq!(cm.counts, expected);

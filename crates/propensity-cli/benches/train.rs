@@ -60,7 +60,9 @@ fn main() -> propensity::Result<()> {
         epochs.iter().sum::<f64>() / epochs.len() as f64
     );
 
-    let enc = propensity::shopping::encode(&propensity::shopping::read_csv(propensity::paths::data_file(propensity::shopping::FILE)?)?)?;
+    let enc = propensity::shopping::encode(&propensity::shopping::read_csv(propensity::paths::data_file(
+        propensity::shopping::FILE,
+    )?)?)?;
     let shop = propensity::shopping::split(&enc, &propensity::shopping::SplitConfig::default())?;
     let mut t_shop = Vec::new();
     for seed in 42..45 {

@@ -76,7 +76,8 @@ pub fn run(args: Args) -> Result<()> {
     let variant_b: Option<TrainConfig> = match &args.compare {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let cfg: TrainConfig = serde_json::from_str(&text).with_context(|| format!("{}: not a TrainConfig", path.display()))?;
+            let cfg: TrainConfig =
+                serde_json::from_str(&text).with_context(|| format!("{}: not a TrainConfig", path.display()))?;
             cfg.check().with_context(|| path.display().to_string())?;
             Some(cfg)
         }
@@ -158,16 +159,27 @@ pub fn run(args: Args) -> Result<()> {
             );
         }
         if let Some(file) = args.record.file()? {
-            let record = RunRecord::new("audiobooks", &data_hash, &args.record.label, &fitted.history, test, serde_json::Value::Null);
+            let record = RunRecord::new(
+                "audiobooks",
+                &data_hash,
+                &args.record.label,
+                &fitted.history,
+                test,
+                serde_json::Value::Null,
+            );
             append_record(&file, &record)?;
         }
         runs.push_history(&fitted.history, test);
         if let Some(b) = &variant_b {
-            let fb = Trainer::new(TrainConfig { seed, ..b.clone() })?.fit::<AudiobooksMlp>(&s.train, Some(&s.validation))?;
+            let fb =
+                Trainer::new(TrainConfig { seed, ..b.clone() })?.fit::<AudiobooksMlp>(&s.train, Some(&s.validation))?;
             let tb = fb.model.evaluate(&s.test)?;
             if let Some(file) = args.record.file()? {
                 let label = format!("{} (compare)", args.record.label);
-                append_record(&file, &RunRecord::new("audiobooks", &data_hash, &label, &fb.history, tb, serde_json::Value::Null))?;
+                append_record(
+                    &file,
+                    &RunRecord::new("audiobooks", &data_hash, &label, &fb.history, tb, serde_json::Value::Null),
+                )?;
             }
             b_scores.push(tb.accuracy);
         }

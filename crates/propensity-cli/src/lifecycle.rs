@@ -110,7 +110,18 @@ pub fn explain(args: ExplainArgs) -> Result<()> {
         }
         other => bail!("no explainer for architecture {other}"),
     };
-    println!("{}", importance_table(&format!("Permutation importance on {} ({} rows, {} repeats)", args.data.display(), data.len(), args.repeats), &importance));
+    println!(
+        "{}",
+        importance_table(
+            &format!(
+                "Permutation importance on {} ({} rows, {} repeats)",
+                args.data.display(),
+                data.len(),
+                args.repeats
+            ),
+            &importance
+        )
+    );
     let cal = calibrate(&proba, data.targets(), &saved.classes, 10)?;
     println!("{}", calibration_table(&cal));
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -142,7 +153,8 @@ pub fn runs(args: RunsArgs) -> Result<()> {
     keys.sort();
     keys.dedup();
     for (dataset, label) in keys {
-        let acc: Vec<f64> = records.iter().filter(|r| r.dataset == dataset && r.label == label).map(|r| r.test_accuracy).collect();
+        let acc: Vec<f64> =
+            records.iter().filter(|r| r.dataset == dataset && r.label == label).map(|r| r.test_accuracy).collect();
         match Interval::of(&acc) {
             Some(ci) => println!("{dataset} / {label}: test accuracy {ci}"),
             None => println!("{dataset} / {label}: test accuracy {:.4} (one run)", acc[0]),
@@ -184,6 +196,12 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
         }
     }
     let bytes = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);
-    println!("wrote {} rows ({}) to {} in {:.1} s", args.rows, HumanBytes(bytes), args.output.display(), started.elapsed().as_secs_f64());
+    println!(
+        "wrote {} rows ({}) to {} in {:.1} s",
+        args.rows,
+        HumanBytes(bytes),
+        args.output.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

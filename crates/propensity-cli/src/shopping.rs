@@ -101,7 +101,10 @@ pub fn run(args: Args) -> Result<()> {
     let (fitted, report) = first.expect("at least one seed");
     println!("\n{report}");
     if args.seeds > 1 {
-        println!("{}", shopping::scores_table(&format!("{} seeds on the seed-{} split", args.seeds, args.split_seed), &spread));
+        println!(
+            "{}",
+            shopping::scores_table(&format!("{} seeds on the seed-{} split", args.seeds, args.split_seed), &spread)
+        );
         if let Some(ci) = Interval::of(&spread.iter().map(|s| s.accuracy).collect::<Vec<_>>()) {
             println!("test accuracy: {ci}");
         }
@@ -121,10 +124,17 @@ pub fn run(args: Args) -> Result<()> {
     let max = counts.iter().flatten().copied().fold(0.0, f64::max);
     let outputs = [
         ("loss.svg", plot::training_curves(&fitted.history)?),
-        ("confusion.svg", plot::heatmap("Confusion matrix (rows: true class)", &names, &names, &counts, (0.0, max), |v| format!("{v:.0}"))?),
+        (
+            "confusion.svg",
+            plot::heatmap("Confusion matrix (rows: true class)", &names, &names, &counts, (0.0, max), |v| {
+                format!("{v:.0}")
+            })?,
+        ),
         (
             "confusion_normalized.svg",
-            plot::heatmap("Confusion matrix, row-normalized", &names, &names, &cm.normalized(), (0.0, 1.0), |v| format!("{v:.2}"))?,
+            plot::heatmap("Confusion matrix, row-normalized", &names, &names, &cm.normalized(), (0.0, 1.0), |v| {
+                format!("{v:.2}")
+            })?,
         ),
         ("roc.svg", plot::roc_curves(&report.roc)?),
     ];
@@ -140,7 +150,10 @@ pub fn run(args: Args) -> Result<()> {
     propensity::io::write_bytes_atomic(&args.out.join("report.txt"), text.as_bytes())?;
     propensity::io::write_bytes_atomic(&args.out.join("report.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
     fitted.history.save_json(args.out.join("history.json"))?;
-    println!("wrote report.txt, report.json, history.json, model.json, test.npz and {} plots to {}", outputs.len(), args.out.display());
+    println!(
+        "wrote report.txt, report.json, history.json, model.json, test.npz and {} plots to {}",
+        outputs.len(),
+        args.out.display()
+    );
     Ok(())
 }
-

@@ -37,17 +37,7 @@ pub const INPUTS: [&str; 10] = [
 ];
 /// All twelve columns, in file order.
 pub const COLUMNS: [&str; 12] = [
-    ID,
-    INPUTS[0],
-    INPUTS[1],
-    INPUTS[2],
-    INPUTS[3],
-    INPUTS[4],
-    INPUTS[5],
-    INPUTS[6],
-    INPUTS[7],
-    INPUTS[8],
-    INPUTS[9],
+    ID, INPUTS[0], INPUTS[1], INPUTS[2], INPUTS[3], INPUTS[4], INPUTS[5], INPUTS[6], INPUTS[7], INPUTS[8], INPUTS[9],
     TARGET,
 ];
 /// The bundled file's name inside `data/`.
@@ -165,10 +155,8 @@ impl Splits {
 
     /// Rows, columns and share of class 1 per split, as a table.
     pub fn table(&self) -> crate::display::HtmlTable {
-        let mut t = crate::display::HtmlTable::new(
-            "Splits",
-            &["split", "rows", "inputs", "targets = 1", "share of 1s"],
-        );
+        let mut t =
+            crate::display::HtmlTable::new("Splits", &["split", "rows", "inputs", "targets = 1", "share of 1s"]);
         for (name, d) in [("train", &self.train), ("validation", &self.validation), ("test", &self.test)] {
             let ones = d.class_counts(2)[1];
             t.push(vec![

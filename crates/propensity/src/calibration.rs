@@ -46,7 +46,12 @@ pub struct ClassCalibration {
 /// // Brier: (4 · 0.2² + 0.8²) / 5 = 0.16 (hand calculation)
 /// assert!((c[1].brier - 0.16).abs() < 1e-6);
 /// ```
-pub fn calibrate<S: AsRef<str>>(proba: &Array2<f32>, targets: &[usize], classes: &[S], n_bins: usize) -> Result<Vec<ClassCalibration>> {
+pub fn calibrate<S: AsRef<str>>(
+    proba: &Array2<f32>,
+    targets: &[usize],
+    classes: &[S],
+    n_bins: usize,
+) -> Result<Vec<ClassCalibration>> {
     if proba.nrows() != targets.len() || proba.ncols() != classes.len() || targets.is_empty() || n_bins == 0 {
         return Err(Error::Data(format!(
             "{}×{} probabilities for {} targets and {} classes, {n_bins} bins",
@@ -103,7 +108,10 @@ pub fn calibration_table(cal: &[ClassCalibration]) -> HtmlTable {
 pub fn reliability_plot(cal: &[ClassCalibration]) -> Result<crate::plot::Svg> {
     let mut series: Vec<(String, Vec<(f64, f64)>)> = vec![("perfect".into(), vec![(0.0, 0.0), (1.0, 1.0)])];
     for c in cal {
-        series.push((format!("{} (ECE {:.3})", c.class, c.ece), c.bins.iter().map(|b| (b.predicted, b.observed)).collect()));
+        series.push((
+            format!("{} (ECE {:.3})", c.class, c.ece),
+            c.bins.iter().map(|b| (b.predicted, b.observed)).collect(),
+        ));
     }
     crate::plot::lines("Reliability diagram", "mean predicted probability", "observed frequency", &series)
 }

@@ -145,12 +145,24 @@ impl ClassificationReport {
     pub fn table(&self) -> HtmlTable {
         let mut t = HtmlTable::new("Classification report", &["", "precision", "recall", "f1-score", "support"]);
         let row = |name: &str, s: &Scores| {
-            vec![name.to_string(), format!("{:.3}", s.precision), format!("{:.3}", s.recall), format!("{:.3}", s.f1), s.support.to_string()]
+            vec![
+                name.to_string(),
+                format!("{:.3}", s.precision),
+                format!("{:.3}", s.recall),
+                format!("{:.3}", s.f1),
+                s.support.to_string(),
+            ]
         };
         for (c, s) in self.classes.iter().zip(&self.per_class) {
             t.push(row(c, s));
         }
-        t.push(vec!["accuracy".into(), String::new(), String::new(), format!("{:.3}", self.accuracy), self.macro_avg.support.to_string()]);
+        t.push(vec![
+            "accuracy".into(),
+            String::new(),
+            String::new(),
+            format!("{:.3}", self.accuracy),
+            self.macro_avg.support.to_string(),
+        ]);
         t.push(row("macro avg", &self.macro_avg));
         t.push(row("weighted avg", &self.weighted_avg));
         t
@@ -291,7 +303,11 @@ pub fn macro_auc(curves: &[RocCurve]) -> f64 {
 /// let r = majority_baseline(&[2, 2, 1], &[2, 2, 2, 0], &["a", "b", "c"]).unwrap();
 /// assert_eq!(r.accuracy, 0.75);
 /// ```
-pub fn majority_baseline<S: AsRef<str>>(train: &[usize], test: &[usize], classes: &[S]) -> Result<ClassificationReport> {
+pub fn majority_baseline<S: AsRef<str>>(
+    train: &[usize],
+    test: &[usize],
+    classes: &[S],
+) -> Result<ClassificationReport> {
     let counts = crate::preprocess::class_counts(train, classes.len())?;
     let majority = (0..counts.len()).max_by_key(|&c| (counts[c], std::cmp::Reverse(c))).unwrap_or(0);
     let cm = ConfusionMatrix::new(test, &vec![majority; test.len()], classes)?;
@@ -357,9 +373,19 @@ pub fn threshold_table(scores: &[f64], positive: &[bool], thresholds: &[f64]) ->
 }
 
 /// [`threshold_table`] for column `class` of class probabilities (rows × classes).
-pub fn class_thresholds(proba: &Array2<f32>, targets: &[usize], class: usize, thresholds: &[f64]) -> Result<Vec<ThresholdPoint>> {
+pub fn class_thresholds(
+    proba: &Array2<f32>,
+    targets: &[usize],
+    class: usize,
+    thresholds: &[f64],
+) -> Result<Vec<ThresholdPoint>> {
     if class >= proba.ncols() || proba.nrows() != targets.len() {
-        return Err(Error::Data(format!("class {class} of {} columns, {} rows for {} targets", proba.ncols(), proba.nrows(), targets.len())));
+        return Err(Error::Data(format!(
+            "class {class} of {} columns, {} rows for {} targets",
+            proba.ncols(),
+            proba.nrows(),
+            targets.len()
+        )));
     }
     let scores: Vec<f64> = proba.column(class).iter().map(|&p| p as f64).collect();
     let positive: Vec<bool> = targets.iter().map(|&t| t == class).collect();
@@ -367,14 +393,23 @@ pub fn class_thresholds(proba: &Array2<f32>, targets: &[usize], class: usize, th
 }
 
 /// The first `rows` rows of class probabilities with the true and predicted class, as a table.
-pub fn probabilities_table<S: AsRef<str>>(proba: &Array2<f32>, targets: &[usize], classes: &[S], rows: usize) -> HtmlTable {
+pub fn probabilities_table<S: AsRef<str>>(
+    proba: &Array2<f32>,
+    targets: &[usize],
+    classes: &[S],
+    rows: usize,
+) -> HtmlTable {
     let mut header = vec!["row".to_string(), "true".to_string(), "predicted".to_string()];
     header.extend(classes.iter().map(|c| format!("P({})", c.as_ref())));
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut t = HtmlTable::new("Softmax probabilities", &header);
     for (i, (row, &y)) in proba.rows().into_iter().zip(targets).take(rows).enumerate() {
         let row = row.as_slice().expect("row");
-        let mut cells = vec![i.to_string(), classes[y].as_ref().to_string(), classes[crate::model::argmax(row)].as_ref().to_string()];
+        let mut cells = vec![
+            i.to_string(),
+            classes[y].as_ref().to_string(),
+            classes[crate::model::argmax(row)].as_ref().to_string(),
+        ];
         cells.extend(row.iter().map(|p| format!("{p:.4}")));
         t.push(cells);
     }
@@ -392,7 +427,11 @@ pub fn probabilities_table<S: AsRef<str>>(proba: &Array2<f32>, targets: &[usize]
 /// let (best, value) = best_threshold(&points, 10.0, 2.0).unwrap();
 /// assert_eq!((best.threshold, value), (0.3, 14.0));
 /// ```
-pub fn best_threshold(points: &[ThresholdPoint], gain_per_hit: f64, cost_per_contact: f64) -> Option<(ThresholdPoint, f64)> {
+pub fn best_threshold(
+    points: &[ThresholdPoint],
+    gain_per_hit: f64,
+    cost_per_contact: f64,
+) -> Option<(ThresholdPoint, f64)> {
     points
         .iter()
         .map(|p| (*p, gain_per_hit * p.tp as f64 - cost_per_contact * (p.tp + p.fp) as f64))

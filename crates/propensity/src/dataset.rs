@@ -30,11 +30,7 @@ impl Dataset {
     /// ```
     pub fn new(inputs: Array2<f32>, targets: Vec<usize>) -> Result<Dataset> {
         if inputs.nrows() != targets.len() {
-            return Err(Error::Data(format!(
-                "{} input rows but {} targets",
-                inputs.nrows(),
-                targets.len()
-            )));
+            return Err(Error::Data(format!("{} input rows but {} targets", inputs.nrows(), targets.len())));
         }
         if let Some((i, _)) = inputs.indexed_iter().find(|(_, v)| !v.is_finite()) {
             return Err(Error::Data(format!("input row {}, column {} is not finite", i.0, i.1)));

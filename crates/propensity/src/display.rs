@@ -70,7 +70,11 @@ pub fn csv_preview(path: impl AsRef<std::path::Path>, rows: usize) -> crate::Res
     let path = path.as_ref();
     let file = std::fs::File::open(path).map_err(|e| crate::Error::io(path, e))?;
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(file);
-    let err = |e: csv::Error| crate::Error::Row { file: path.to_path_buf(), line: e.position().map_or(0, |p| p.line()), message: e.to_string() };
+    let err = |e: csv::Error| crate::Error::Row {
+        file: path.to_path_buf(),
+        line: e.position().map_or(0, |p| p.line()),
+        message: e.to_string(),
+    };
     let header: Vec<String> = rdr.headers().map_err(err)?.iter().map(String::from).collect();
     let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
     let name = path.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned());
@@ -85,7 +89,12 @@ impl std::fmt::Display for HtmlTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let cols = self.header.len();
         let width = |j: usize| {
-            self.rows.iter().map(|r| r.get(j).map_or(0, |c| c.chars().count())).chain([self.header[j].chars().count()]).max().unwrap_or(0)
+            self.rows
+                .iter()
+                .map(|r| r.get(j).map_or(0, |c| c.chars().count()))
+                .chain([self.header[j].chars().count()])
+                .max()
+                .unwrap_or(0)
         };
         let widths: Vec<usize> = (0..cols).map(width).collect();
         writeln!(f, "{}", self.caption)?;

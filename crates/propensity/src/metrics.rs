@@ -55,11 +55,7 @@ impl Evaluation {
         class_weights: Option<&[f64]>,
     ) -> Result<Evaluation> {
         if proba.nrows() != targets.len() || targets.is_empty() {
-            return Err(Error::Data(format!(
-                "{} probability rows for {} targets",
-                proba.nrows(),
-                targets.len()
-            )));
+            return Err(Error::Data(format!("{} probability rows for {} targets", proba.nrows(), targets.len())));
         }
         let (mut loss, mut weight_sum) = (0.0, 0.0);
         let mut correct = 0usize;

@@ -5,11 +5,11 @@
 //! (optimizer, batch size, epochs, early stopping) lives in [`crate::train::TrainConfig`].
 
 use dfdx::nn::builders::ReLU;
-use dfdx::shapes::HasShape;
 use dfdx::prelude::{
     BuildOnDevice, Const, ConstDim, Cpu, DeviceBuildExt, Dim, Module, ModuleMut, OwnedTape, RecursiveWalker, Shape,
     Tensor, TensorCollection, TensorFromVec, TensorOptions, TensorVisitor, ViewTensorMut,
 };
+use dfdx::shapes::HasShape;
 use ndarray::Array2;
 use rand::distributions::{Distribution, Uniform};
 use rand::rngs::StdRng;
@@ -133,7 +133,8 @@ impl<A: Architecture> Model<A> {
             return Err(Error::Data(format!("{} weights given, {} has {n} parameters", values.len(), A::NAME)));
         }
         let mut assign = Assign { values, pos: 0 };
-        A::Net::iter_tensors(&mut RecursiveWalker { m: &mut self.net, f: &mut assign }).expect("CPU tensors do not fail");
+        A::Net::iter_tensors(&mut RecursiveWalker { m: &mut self.net, f: &mut assign })
+            .expect("CPU tensors do not fail");
         Ok(())
     }
 

@@ -78,10 +78,7 @@ pub fn training_curves(history: &History) -> Result<Svg> {
             "Accuracy",
             "accuracy",
             SeriesLabelPosition::LowerRight,
-            &[
-                ("accuracy", series(|e| Some(e.accuracy)), TRAIN),
-                ("val_accuracy", series(|e| e.val_accuracy), VALID),
-            ],
+            &[("accuracy", series(|e| Some(e.accuracy)), TRAIN), ("val_accuracy", series(|e| e.val_accuracy), VALID)],
         )?;
         root.present().map_err(plot_err)?;
     }
@@ -90,13 +87,10 @@ pub fn training_curves(history: &History) -> Result<Svg> {
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
-fn panel(
-    area: &Area,
-    title: &str,
-    y_label: &str,
-    legend: SeriesLabelPosition,
-    lines: &[(&str, Vec<(f64, f64)>, RGBColor)],
-) -> Result<()> {
+/// A named line of (x, y) points in a colour.
+type Line<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);
+
+fn panel(area: &Area, title: &str, y_label: &str, legend: SeriesLabelPosition, lines: &[Line]) -> Result<()> {
     let points = lines.iter().flat_map(|l| l.1.iter());
     let (mut x_max, mut y_min, mut y_max) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
     for &(x, y) in points {
@@ -169,6 +163,17 @@ fn render(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<Sv
     Ok(Svg(text))
 }
 
+/// The name of the category drawn at integer position `x` of a categorical axis, or nothing
+/// between categories.
+fn category_at(names: &[String], x: f64) -> String {
+    let i = x.round();
+    if (x - i).abs() < 1e-6 && i >= 0.0 {
+        names.get(i as usize).cloned().unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
 fn check_lengths(what: &str, a: usize, b: usize) -> Result<()> {
     if a != b || a == 0 {
         return Err(Error::Plot(format!("{what}: {a} labels for {b} values")));
@@ -203,10 +208,7 @@ pub fn bar_chart(title: &str, y_label: &str, groups: &[String], series: &[(Strin
             .disable_x_mesh()
             .max_light_lines(0)
             .x_labels(groups.len())
-            .x_label_formatter(&|x| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 { groups.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
-            })
+            .x_label_formatter(&|x| category_at(groups, *x))
             .y_desc(y_label)
             .draw()
             .map_err(plot_err)?;
@@ -215,9 +217,12 @@ pub fn bar_chart(title: &str, y_label: &str, groups: &[String], series: &[(Strin
             let width = 0.8 / n;
             let left = |g: usize| g as f64 - 0.4 + k as f64 * width;
             chart
-                .draw_series(values.iter().enumerate().map(|(g, &v)| {
-                    Rectangle::new([(left(g), 0.0), (left(g) + width * 0.95, v)], color.filled())
-                }))
+                .draw_series(
+                    values
+                        .iter()
+                        .enumerate()
+                        .map(|(g, &v)| Rectangle::new([(left(g), 0.0), (left(g) + width * 0.95, v)], color.filled())),
+                )
                 .map_err(plot_err)?
                 .label(name.as_str())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
@@ -334,10 +339,7 @@ pub fn box_plots(title: &str, y_label: &str, groups: &[(String, Vec<f64>)]) -> R
             .disable_x_mesh()
             .max_light_lines(0)
             .x_labels(groups.len())
-            .x_label_formatter(&|x| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
-            })
+            .x_label_formatter(&|x| category_at(&names, *x))
             .y_desc(y_label)
             .draw()
             .map_err(plot_err)?;
@@ -345,7 +347,9 @@ pub fn box_plots(title: &str, y_label: &str, groups: &[(String, Vec<f64>)]) -> R
             let x = g as f64;
             let color = PALETTE[g % PALETTE.len()];
             let style = BLACK.stroke_width(1);
-            chart.draw_series([Rectangle::new([(x - 0.3, s.q1), (x + 0.3, s.q3)], color.mix(0.6).filled())]).map_err(plot_err)?;
+            chart
+                .draw_series([Rectangle::new([(x - 0.3, s.q1), (x + 0.3, s.q3)], color.mix(0.6).filled())])
+                .map_err(plot_err)?;
             chart
                 .draw_series([
                     PathElement::new(vec![(x - 0.3, s.median), (x + 0.3, s.median)], BLACK.stroke_width(2)),
@@ -409,7 +413,11 @@ pub fn heatmap(
             .map_err(plot_err)?;
         let label_at = |names: &[String], x: f64| {
             let i = x.floor();
-            if (x - i - 0.5).abs() < 1e-6 && i >= 0.0 { names.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            if (x - i - 0.5).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         };
         let n_rows = rows.len();
         chart
@@ -437,9 +445,15 @@ pub fn heatmap(
             let y = (n_rows - 1 - i) as f64;
             for (j, &v) in r.iter().enumerate() {
                 let x = j as f64;
-                chart.draw_series([Rectangle::new([(x, y), (x + 1.0, y + 1.0)], color(v).filled())]).map_err(plot_err)?;
+                chart
+                    .draw_series([Rectangle::new([(x, y), (x + 1.0, y + 1.0)], color(v).filled())])
+                    .map_err(plot_err)?;
                 if cell >= 60 || cols.len() <= 12 {
-                    let dark = if range.0 < 0.0 { v.abs() > 0.6 * range.1.abs() } else { (v - range.0) / (range.1 - range.0).max(1e-12) > 0.6 };
+                    let dark = if range.0 < 0.0 {
+                        v.abs() > 0.6 * range.1.abs()
+                    } else {
+                        (v - range.0) / (range.1 - range.0).max(1e-12) > 0.6
+                    };
                     let style = ("sans-serif", if cell >= 60 { 16 } else { 9 })
                         .into_font()
                         .color(if dark { &WHITE } else { &BLACK })
@@ -555,7 +569,11 @@ pub fn hbar_chart(title: &str, x_label: &str, labels: &[String], values: &[f64])
             .y_labels(n)
             .y_label_formatter(&|y| {
                 let i = y.round();
-                if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n { labels[n - 1 - i as usize].clone() } else { String::new() }
+                if (y - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
+                    labels[n - 1 - i as usize].clone()
+                } else {
+                    String::new()
+                }
             })
             .x_desc(x_label)
             .draw()

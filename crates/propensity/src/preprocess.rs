@@ -85,9 +85,7 @@ impl FittedMeanFill {
 pub fn balance_first_rows(targets: &[usize], n_classes: usize) -> Result<Vec<usize>> {
     let mut counts = vec![0usize; n_classes];
     for &t in targets {
-        *counts
-            .get_mut(t)
-            .ok_or_else(|| Error::Data(format!("class {t} is outside 0..{n_classes}")))? += 1;
+        *counts.get_mut(t).ok_or_else(|| Error::Data(format!("class {t} is outside 0..{n_classes}")))? += 1;
     }
     if let Some(empty) = counts.iter().position(|&c| c == 0) {
         return Err(Error::Data(format!(
@@ -145,11 +143,7 @@ impl FittedScaler {
     /// `(x - mean) / scale`, column by column. Fails when the column count differs from the fit.
     pub fn transform(&self, x: &Array2<f64>) -> Result<Array2<f64>> {
         if x.ncols() != self.mean.len() {
-            return Err(Error::Data(format!(
-                "scaler was fitted on {} columns, got {}",
-                self.mean.len(),
-                x.ncols()
-            )));
+            return Err(Error::Data(format!("scaler was fitted on {} columns, got {}", self.mean.len(), x.ncols())));
         }
         let mut out = x.clone();
         for (mut col, (m, s)) in out.axis_iter_mut(Axis(1)).zip(self.mean.iter().zip(&self.scale)) {
@@ -259,7 +253,10 @@ pub fn stratified_split(
     seed: u64,
 ) -> Result<(Vec<usize>, Vec<usize>)> {
     if !(test_fraction > 0.0 && test_fraction < 1.0) {
-        return Err(Error::Config { field: "test_fraction", message: format!("must be in (0, 1), got {test_fraction}") });
+        return Err(Error::Config {
+            field: "test_fraction",
+            message: format!("must be in (0, 1), got {test_fraction}"),
+        });
     }
     let counts = class_counts(targets, n_classes)?;
     let n = targets.len();
@@ -294,7 +291,12 @@ pub fn stratified_split(
 ///     assert_eq!(val.iter().filter(|&&i| y[i] == 0).count(), 2);
 /// }
 /// ```
-pub fn stratified_kfold(targets: &[usize], n_classes: usize, k: usize, seed: u64) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
+pub fn stratified_kfold(
+    targets: &[usize],
+    n_classes: usize,
+    k: usize,
+    seed: u64,
+) -> Result<Vec<(Vec<usize>, Vec<usize>)>> {
     let counts = class_counts(targets, n_classes)?;
     if k < 2 || counts.iter().any(|&c| c > 0 && c < k) {
         return Err(Error::Config {
@@ -346,7 +348,8 @@ mod tests {
     fn stratified_split_matches_sklearn_allocation() {
         // the shopping data: Hybrid 369, Online 1,176, Store 10,244 rows; scikit-learn's
         // train_test_split(test_size=0.2, stratify=y) gives 9,431 / 2,358 with test 74 / 235 / 2,049
-        let y: Vec<usize> = [(0, 369), (1, 1176), (2, 10244)].iter().flat_map(|&(c, n)| std::iter::repeat(c).take(n)).collect();
+        let y: Vec<usize> =
+            [(0, 369), (1, 1176), (2, 10244)].iter().flat_map(|&(c, n)| std::iter::repeat_n(c, n)).collect();
         let (train, test) = stratified_split(&y, 3, 0.2, 42).unwrap();
         assert_eq!((train.len(), test.len()), (9431, 2358));
         let test_counts = class_counts(&test.iter().map(|&i| y[i]).collect::<Vec<_>>(), 3).unwrap();

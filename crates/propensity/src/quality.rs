@@ -31,6 +31,17 @@ pub struct ColumnSummary {
     pub max: f64,
 }
 
+/// Value counts of one categorical column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoryCounts {
+    /// Column name.
+    pub name: String,
+    /// Missing cells.
+    pub missing: usize,
+    /// `(category, rows)`, sorted by category.
+    pub counts: Vec<(String, usize)>,
+}
+
 /// What [`QualityReport::of`] found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QualityReport {
@@ -44,8 +55,8 @@ pub struct QualityReport {
     pub duplicate_check_excludes: Vec<String>,
     /// One summary per numeric column.
     pub columns: Vec<ColumnSummary>,
-    /// Each categorical column: name, missing cells, `(category, rows)` counts.
-    pub categorical: Vec<(String, usize, Vec<(String, usize)>)>,
+    /// Each categorical column's missing cells and category counts.
+    pub categorical: Vec<CategoryCounts>,
     /// The target column and its `(class, rows)` counts, if a target was named.
     pub class_counts: Option<(String, Vec<(String, usize)>)>,
 }
@@ -81,8 +92,11 @@ impl QualityReport {
                 !seen.insert((key, text))
             })
             .count();
-        let categorical: Vec<(String, usize, Vec<(String, usize)>)> =
-            table.categorical().iter().map(|c| (c.name.clone(), c.missing(), c.counts())).collect();
+        let categorical: Vec<CategoryCounts> = table
+            .categorical()
+            .iter()
+            .map(|c| CategoryCounts { name: c.name.clone(), missing: c.missing(), counts: c.counts() })
+            .collect();
         let class_counts = target.and_then(|t| {
             if let Some(c) = table.column(t) {
                 let mut counts: Vec<(f64, usize)> = Vec::new();
@@ -95,7 +109,7 @@ impl QualityReport {
                 counts.sort_by(|a, b| a.0.total_cmp(&b.0));
                 Some((c.name.clone(), counts.into_iter().map(|(v, n)| (format_num(v), n)).collect()))
             } else {
-                categorical.iter().find(|c| c.0 == t).map(|c| (c.0.clone(), c.2.clone()))
+                categorical.iter().find(|c| c.name == t).map(|c| (c.name.clone(), c.counts.clone()))
             }
         });
         QualityReport {
@@ -111,19 +125,26 @@ impl QualityReport {
 
     /// The report as tables: an overview, the per-column summary, and the class counts.
     pub fn tables(&self) -> Vec<HtmlTable> {
-        let total_missing: usize =
-            self.columns.iter().map(|c| c.missing).sum::<usize>() + self.categorical.iter().map(|c| c.1).sum::<usize>();
+        let total_missing: usize = self.columns.iter().map(|c| c.missing).sum::<usize>()
+            + self.categorical.iter().map(|c| c.missing).sum::<usize>();
         let excl = if self.duplicate_check_excludes.is_empty() {
             String::new()
         } else {
             format!(" (ignoring {})", self.duplicate_check_excludes.join(", "))
         };
-        let name = std::path::Path::new(&self.source).file_name().map_or(self.source.clone(), |n| n.to_string_lossy().into_owned());
+        let name = std::path::Path::new(&self.source)
+            .file_name()
+            .map_or(self.source.clone(), |n| n.to_string_lossy().into_owned());
         let overview = HtmlTable::new(&format!("Data quality of {name}"), &["check", "value"])
             .row(vec!["rows".into(), self.rows.to_string()])
             .row(vec![
                 "columns".into(),
-                format!("{} ({} numeric, {} categorical)", self.columns.len() + self.categorical.len(), self.columns.len(), self.categorical.len()),
+                format!(
+                    "{} ({} numeric, {} categorical)",
+                    self.columns.len() + self.categorical.len(),
+                    self.columns.len(),
+                    self.categorical.len()
+                ),
             ])
             .row(vec!["missing cells".into(), total_missing.to_string()])
             .row(vec![format!("duplicate rows{excl}"), self.duplicate_rows.to_string()]);
@@ -138,9 +159,9 @@ impl QualityReport {
         }
         let mut out = vec![overview, summary];
         let target = self.class_counts.as_ref().map(|c| c.0.as_str());
-        for (name, missing, counts) in self.categorical.iter().filter(|c| Some(c.0.as_str()) != target) {
-            let caption = format!("Categories of `{name}` ({missing} missing)");
-            out.push(counts_table(&caption, "category", counts));
+        for c in self.categorical.iter().filter(|c| Some(c.name.as_str()) != target) {
+            let caption = format!("Categories of `{}` ({} missing)", c.name, c.missing);
+            out.push(counts_table(&caption, "category", &c.counts));
         }
         if let Some((name, counts)) = &self.class_counts {
             out.push(counts_table(&format!("Class counts of `{name}`"), "class", counts));
@@ -188,7 +209,8 @@ fn summarise(name: &str, values: &[Option<f64>]) -> ColumnSummary {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     let mean = v.iter().sum::<f64>() / n as f64;
-    let std = if n > 1 { (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() } else { f64::NAN };
+    let std =
+        if n > 1 { (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() } else { f64::NAN };
     let q = |p: f64| {
         if n == 0 {
             return f64::NAN;

@@ -31,7 +31,9 @@ pub fn smote(data: &Dataset, n_classes: usize, k: usize, seed: u64) -> Result<Da
             continue;
         }
         if count <= k {
-            return Err(Error::Data(format!("SMOTE with k = {k} needs more than {k} rows of class {c}, it has {count}")));
+            return Err(Error::Data(format!(
+                "SMOTE with k = {k} needs more than {k} rows of class {c}, it has {count}"
+            )));
         }
         let members: Vec<usize> = (0..data.len()).filter(|&i| data.targets()[i] == c).collect();
         let neighbours: Vec<Vec<usize>> = members
@@ -67,8 +69,15 @@ mod tests {
     fn synthetic_rows_lie_between_class_neighbours() {
         // class 0: three points on the x axis; class 1: six points far away
         let x = ndarray::array![
-            [0.0f32, 0.0], [1.0, 0.0], [2.0, 0.0],
-            [10.0, 10.0], [11.0, 10.0], [10.0, 11.0], [11.0, 11.0], [10.5, 10.5], [10.2, 10.8]
+            [0.0f32, 0.0],
+            [1.0, 0.0],
+            [2.0, 0.0],
+            [10.0, 10.0],
+            [11.0, 10.0],
+            [10.0, 11.0],
+            [11.0, 11.0],
+            [10.5, 10.5],
+            [10.2, 10.8]
         ];
         let d = Dataset::new(x, vec![0, 0, 0, 1, 1, 1, 1, 1, 1]).unwrap();
         let r = smote(&d, 2, 2, 9).unwrap();

@@ -193,7 +193,8 @@ pub fn append_record(path: impl AsRef<std::path::Path>, record: &RunRecord) -> c
     }
     let mut line = serde_json::to_string(record).expect("RunRecord serialises");
     line.push('\n');
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| crate::Error::io(path, e))?;
+    let mut f =
+        std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| crate::Error::io(path, e))?;
     f.write_all(line.as_bytes()).map_err(|e| crate::Error::io(path, e))
 }
 
@@ -290,19 +291,26 @@ impl PairedComparison {
 
     /// The comparison as a table.
     pub fn table(&self, name_a: &str, name_b: &str) -> HtmlTable {
-        let mut t = HtmlTable::new(&format!("Paired comparison: {name_b} − {name_a}"), &["seed", name_a, name_b, "difference"]);
+        let mut t =
+            HtmlTable::new(&format!("Paired comparison: {name_b} − {name_a}"), &["seed", name_a, name_b, "difference"]);
         for ((s, a), b) in self.seeds.iter().zip(&self.a).zip(&self.b) {
             t.push(vec![s.to_string(), format!("{:.4}", a), format!("{:.4}", b), format!("{:+.4}", b - a)]);
         }
         let d = &self.difference;
-        t.push(vec!["mean".into(), String::new(), String::new(), format!("{:+.4} (95 % CI {:+.4} … {:+.4})", d.mean, d.low, d.high)]);
+        t.push(vec![
+            "mean".into(),
+            String::new(),
+            String::new(),
+            format!("{:+.4} (95 % CI {:+.4} … {:+.4})", d.mean, d.low, d.high),
+        ]);
         t
     }
 }
 
 /// The run log as a table: one row per record.
 pub fn records_table(records: &[RunRecord]) -> HtmlTable {
-    let mut t = HtmlTable::new("Run log", &["#", "dataset", "label", "seed", "epochs", "test accuracy", "seconds", "finished"]);
+    let mut t =
+        HtmlTable::new("Run log", &["#", "dataset", "label", "seed", "epochs", "test accuracy", "seconds", "finished"]);
     for (i, r) in records.iter().enumerate() {
         t.push(vec![
             (i + 1).to_string(),
@@ -343,7 +351,8 @@ pub fn paired_accuracy<A: crate::model::Architecture>(
     seeds: &[u64],
 ) -> crate::Result<PairedComparison> {
     let score = |cfg: &crate::train::TrainConfig, seed: u64| -> crate::Result<f64> {
-        let fitted = crate::train::Trainer::new(crate::train::TrainConfig { seed, ..cfg.clone() })?.fit::<A>(train, validation)?;
+        let fitted = crate::train::Trainer::new(crate::train::TrainConfig { seed, ..cfg.clone() })?
+            .fit::<A>(train, validation)?;
         Ok(fitted.model.evaluate(test)?.accuracy)
     };
     let sa = seeds.iter().map(|&s| score(a, s)).collect::<crate::Result<Vec<_>>>()?;

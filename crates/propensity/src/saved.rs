@@ -112,7 +112,9 @@ impl ModelCard {
     pub fn new(data_file: impl AsRef<Path>, config: &TrainConfig, metrics: serde_json::Value) -> Result<ModelCard> {
         let data_file = data_file.as_ref();
         Ok(ModelCard {
-            data_file: data_file.file_name().map_or_else(|| data_file.display().to_string(), |n| n.to_string_lossy().into_owned()),
+            data_file: data_file
+                .file_name()
+                .map_or_else(|| data_file.display().to_string(), |n| n.to_string_lossy().into_owned()),
             data_sha256: sha256_file(data_file)?,
             created: now_rfc3339(),
             crate_version: env!("CARGO_PKG_VERSION").into(),
@@ -143,7 +145,12 @@ pub struct SavedModel {
 
 impl SavedModel {
     /// Bundles a trained model with its preprocessing and card.
-    pub fn new<A: Architecture>(model: &Model<A>, classes: Vec<String>, preprocessing: Preprocessing, card: ModelCard) -> SavedModel {
+    pub fn new<A: Architecture>(
+        model: &Model<A>,
+        classes: Vec<String>,
+        preprocessing: Preprocessing,
+        card: ModelCard,
+    ) -> SavedModel {
         let weights = model.weights();
         SavedModel {
             format: FORMAT.into(),

@@ -108,7 +108,11 @@ impl RowEncoder {
             RowEncoder::Audiobooks { review_fill, mean, scale } => {
                 for j in 0..10 {
                     let empty = rec.get(1 + j).is_some_and(|f| f.trim().is_empty());
-                    let v = if empty && names[1 + j] == crate::audiobooks::REVIEW_RATING { *review_fill } else { num(1 + j)? };
+                    let v = if empty && names[1 + j] == crate::audiobooks::REVIEW_RATING {
+                        *review_fill
+                    } else {
+                        num(1 + j)?
+                    };
                     out.push(((v - mean[j]) / scale[j]) as f32);
                 }
                 Ok(rec.get(0).unwrap_or("").trim().to_string())
@@ -152,7 +156,9 @@ pub fn score_csv(
     match saved.architecture.as_str() {
         AudiobooksMlp::NAME => run::<AudiobooksMlp>(&saved, model_path, input, output, options, progress),
         ShoppingMlp::NAME => run::<ShoppingMlp>(&saved, model_path, input, output, options, progress),
-        other => Err(Error::Model { file: model_path.to_path_buf(), message: format!("no scorer for architecture {other}") }),
+        other => {
+            Err(Error::Model { file: model_path.to_path_buf(), message: format!("no scorer for architecture {other}") })
+        }
     }
 }
 
@@ -181,7 +187,11 @@ fn run<A: Architecture>(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let tmp = tempfile::Builder::new().prefix(".propensity-").suffix(".tmp").tempfile_in(dir).map_err(|e| Error::io(output, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".propensity-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(output, e))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
     let mut header = String::from("id");
     for c in &saved.classes {
@@ -195,7 +205,8 @@ fn run<A: Architecture>(
     // and encodes the next batches; the bounded channel keeps at most two batches in flight.
     let (rows_scored, read) = std::thread::scope(|scope| -> Result<(u64, ReadStats)> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
-        let reader = scope.spawn(move || read_batches(&mut rdr, &encoder, &names, input, batch_rows, options.skip_bad, tx));
+        let reader =
+            scope.spawn(move || read_batches(&mut rdr, &encoder, &names, input, batch_rows, options.skip_bad, tx));
         let mut rows_scored = 0u64;
         let mut line_buf = String::new();
         let mut write_result = Ok(());

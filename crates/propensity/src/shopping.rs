@@ -56,9 +56,31 @@ pub const NUMERIC: [&str; 22] = [
 ];
 
 const COLUMNS: [&str; 25] = [
-    NUMERIC[0], NUMERIC[1], NUMERIC[2], NUMERIC[3], NUMERIC[4], NUMERIC[5], NUMERIC[6], NUMERIC[7], NUMERIC[8],
-    NUMERIC[9], NUMERIC[10], NUMERIC[11], NUMERIC[12], NUMERIC[13], NUMERIC[14], NUMERIC[15], NUMERIC[16],
-    NUMERIC[17], NUMERIC[18], NUMERIC[19], NUMERIC[20], NUMERIC[21], CATEGORICAL[0], CATEGORICAL[1], TARGET,
+    NUMERIC[0],
+    NUMERIC[1],
+    NUMERIC[2],
+    NUMERIC[3],
+    NUMERIC[4],
+    NUMERIC[5],
+    NUMERIC[6],
+    NUMERIC[7],
+    NUMERIC[8],
+    NUMERIC[9],
+    NUMERIC[10],
+    NUMERIC[11],
+    NUMERIC[12],
+    NUMERIC[13],
+    NUMERIC[14],
+    NUMERIC[15],
+    NUMERIC[16],
+    NUMERIC[17],
+    NUMERIC[18],
+    NUMERIC[19],
+    NUMERIC[20],
+    NUMERIC[21],
+    CATEGORICAL[0],
+    CATEGORICAL[1],
+    TARGET,
 ];
 
 const SCHEMA: CsvSchema = CsvSchema {
@@ -285,7 +307,12 @@ pub struct Report {
 impl Report {
     /// Evaluates class probabilities `proba` against `test` targets; the baseline predicts
     /// the most frequent class of `train_targets`.
-    pub fn new<S: AsRef<str>>(proba: &Array2<f32>, test: &[usize], train_targets: &[usize], classes: &[S]) -> Result<Report> {
+    pub fn new<S: AsRef<str>>(
+        proba: &Array2<f32>,
+        test: &[usize],
+        train_targets: &[usize],
+        classes: &[S],
+    ) -> Result<Report> {
         let predictions: Vec<usize> =
             proba.rows().into_iter().map(|r| crate::model::argmax(r.as_slice().expect("row"))).collect();
         let confusion = ConfusionMatrix::new(test, &predictions, classes)?;
@@ -300,8 +327,16 @@ impl Report {
     pub fn summary_table(&self) -> crate::display::HtmlTable {
         let mut t = crate::display::HtmlTable::new("Test-set summary", &["metric", "model", "majority baseline"]);
         t.push(vec!["accuracy".into(), pct(self.report.accuracy), pct(self.baseline.accuracy)]);
-        t.push(vec!["macro F1".into(), format!("{:.3}", self.report.macro_avg.f1), format!("{:.3}", self.baseline.macro_avg.f1)]);
-        t.push(vec!["weighted F1".into(), format!("{:.3}", self.report.weighted_avg.f1), format!("{:.3}", self.baseline.weighted_avg.f1)]);
+        t.push(vec![
+            "macro F1".into(),
+            format!("{:.3}", self.report.macro_avg.f1),
+            format!("{:.3}", self.baseline.macro_avg.f1),
+        ]);
+        t.push(vec![
+            "weighted F1".into(),
+            format!("{:.3}", self.report.weighted_avg.f1),
+            format!("{:.3}", self.baseline.weighted_avg.f1),
+        ]);
         for c in &self.roc {
             t.push(vec![format!("ROC AUC {}", c.class), format!("{:.4}", c.auc), "0.5".into()]);
         }
@@ -314,11 +349,21 @@ impl Report {
     pub fn confusion_heatmap(&self, normalized: bool) -> Result<crate::plot::Svg> {
         let names = &self.confusion.classes;
         if normalized {
-            crate::plot::heatmap("Confusion matrix, row-normalized (rows: true class)", names, names, &self.confusion.normalized(), (0.0, 1.0), |v| format!("{v:.2}"))
+            crate::plot::heatmap(
+                "Confusion matrix, row-normalized (rows: true class)",
+                names,
+                names,
+                &self.confusion.normalized(),
+                (0.0, 1.0),
+                |v| format!("{v:.2}"),
+            )
         } else {
-            let counts: Vec<Vec<f64>> = self.confusion.counts.iter().map(|r| r.iter().map(|&v| v as f64).collect()).collect();
+            let counts: Vec<Vec<f64>> =
+                self.confusion.counts.iter().map(|r| r.iter().map(|&v| v as f64).collect()).collect();
             let max = counts.iter().flatten().copied().fold(0.0, f64::max);
-            crate::plot::heatmap("Confusion matrix (rows: true class)", names, names, &counts, (0.0, max), |v| format!("{v:.0}"))
+            crate::plot::heatmap("Confusion matrix (rows: true class)", names, names, &counts, (0.0, max), |v| {
+                format!("{v:.0}")
+            })
         }
     }
 
@@ -372,7 +417,11 @@ impl Comparison {
     }
 
     /// Trains each labelled config (and balancing) on `prepared` and evaluates it.
-    pub fn run(caption: &str, prepared: &Prepared, variants: Vec<(String, TrainConfig, Balancing)>) -> Result<Comparison> {
+    pub fn run(
+        caption: &str,
+        prepared: &Prepared,
+        variants: Vec<(String, TrainConfig, Balancing)>,
+    ) -> Result<Comparison> {
         let rows = variants
             .into_iter()
             .map(|(label, cfg, balancing)| Ok((label, fit_and_evaluate(prepared, &cfg, balancing)?.1)))
@@ -407,7 +456,11 @@ impl Comparison {
 }
 
 /// Test scores of the same pipeline trained with each of `seeds` (same split).
-pub fn seed_spread(prepared: &Prepared, seeds: impl IntoIterator<Item = u64>, config: &TrainConfig) -> Result<Vec<FoldScores>> {
+pub fn seed_spread(
+    prepared: &Prepared,
+    seeds: impl IntoIterator<Item = u64>,
+    config: &TrainConfig,
+) -> Result<Vec<FoldScores>> {
     seeds
         .into_iter()
         .map(|seed| {
@@ -439,7 +492,14 @@ pub fn plot_by_class(table: &Table, column: &str) -> Result<crate::plot::Svg> {
 /// Pearson correlations of the 22 numeric columns as a heat map.
 pub fn plot_correlations(table: &Table) -> Result<crate::plot::Svg> {
     let names: Vec<String> = NUMERIC.iter().map(|s| s.to_string()).collect();
-    crate::plot::heatmap("Correlation of the numeric columns", &names, &names, &table.correlation(&NUMERIC)?, (-1.0, 1.0), |v| format!("{v:.1}"))
+    crate::plot::heatmap(
+        "Correlation of the numeric columns",
+        &names,
+        &names,
+        &table.correlation(&NUMERIC)?,
+        (-1.0, 1.0),
+        |v| format!("{v:.1}"),
+    )
 }
 
 /// Share of each class within each level of a categorical column (`gender`, `city_tier`), as
@@ -450,7 +510,8 @@ pub fn plot_demographics(table: &Table, column: &str) -> Result<crate::plot::Svg
         .iter()
         .enumerate()
         .map(|(j, c)| {
-            let shares = counts.iter().map(|row| 100.0 * row[j] as f64 / row.iter().sum::<usize>().max(1) as f64).collect();
+            let shares =
+                counts.iter().map(|row| 100.0 * row[j] as f64 / row.iter().sum::<usize>().max(1) as f64).collect();
             (c.clone(), shares)
         })
         .collect();
@@ -469,7 +530,11 @@ pub enum Balancing {
 }
 
 /// Trains on `prepared.train` (rebalanced as asked) and evaluates on `prepared.test`.
-pub fn fit_and_evaluate(prepared: &Prepared, config: &TrainConfig, balancing: Balancing) -> Result<(crate::train::Fitted<ShoppingMlp>, Report)> {
+pub fn fit_and_evaluate(
+    prepared: &Prepared,
+    config: &TrainConfig,
+    balancing: Balancing,
+) -> Result<(crate::train::Fitted<ShoppingMlp>, Report)> {
     let (train, config) = match balancing {
         Balancing::Config => (prepared.train.clone(), config.clone()),
         Balancing::Smote => (
@@ -497,7 +562,13 @@ pub struct FoldScores {
 /// Stratified k-fold cross-validation of the whole pipeline: per fold, the scaler is fitted on
 /// the training folds only, the model trained (rebalanced as asked) and scored on the held-out
 /// fold. Returns one entry per fold.
-pub fn cross_validate(enc: &Encoded, folds: usize, seed: u64, config: &TrainConfig, balancing: Balancing) -> Result<Vec<FoldScores>> {
+pub fn cross_validate(
+    enc: &Encoded,
+    folds: usize,
+    seed: u64,
+    config: &TrainConfig,
+    balancing: Balancing,
+) -> Result<Vec<FoldScores>> {
     let classes = enc.labels.classes();
     stratified_kfold(&enc.y, classes.len(), folds, seed)?
         .into_iter()
@@ -524,9 +595,8 @@ pub fn scores_table(caption: &str, scores: &[FoldScores]) -> crate::display::Htm
         t.push(vec![(i + 1).to_string(), pct(s.accuracy), format!("{:.3}", s.macro_f1), format!("{:.4}", s.macro_auc)]);
     }
     let sum = |f: fn(&FoldScores) -> f64| {
-        crate::metrics::Summary::of(&scores.iter().map(f).collect::<Vec<_>>()).map_or(String::new(), |s| {
-            format!("{:.4} ± {:.4}", s.mean, s.std)
-        })
+        crate::metrics::Summary::of(&scores.iter().map(f).collect::<Vec<_>>())
+            .map_or(String::new(), |s| format!("{:.4} ± {:.4}", s.mean, s.std))
     };
     t.push(vec!["mean ± std".into(), sum(|s| s.accuracy), sum(|s| s.macro_f1), sum(|s| s.macro_auc)]);
     t
@@ -551,9 +621,17 @@ mod tests {
         assert_eq!(enc.duplicates_dropped, 1);
         assert_eq!(enc.labels.classes(), &["Hybrid", "Online", "Store"]);
         assert_eq!(enc.y, vec![2, 0, 1]);
-        assert_eq!(&enc.feature_names[22..], &[
-            "gender_Female", "gender_Male", "gender_Other", "city_tier_Tier 1", "city_tier_Tier 2", "city_tier_Tier 3"
-        ]);
+        assert_eq!(
+            &enc.feature_names[22..],
+            &[
+                "gender_Female",
+                "gender_Male",
+                "gender_Other",
+                "city_tier_Tier 1",
+                "city_tier_Tier 2",
+                "city_tier_Tier 3"
+            ]
+        );
         assert_eq!(enc.x.row(0).slice(ndarray::s![22..]).to_vec(), vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
     }
 

@@ -115,10 +115,7 @@ impl Table {
                 c.values.len()
             )));
         }
-        if let Some((c, v)) = columns
-            .iter()
-            .find_map(|c| c.present().find(|v| !v.is_finite()).map(|v| (c, v)))
-        {
+        if let Some((c, v)) = columns.iter().find_map(|c| c.present().find(|v| !v.is_finite()).map(|v| (c, v))) {
             return Err(Error::Data(format!("column `{}` holds the non-finite value {v}", c.name)));
         }
         Ok(Table { source: source.into(), columns, categorical: Vec::new(), lines: (1..=rows as u64).collect() })

@@ -628,9 +628,10 @@ mod tests {
     fn early_stopping_follows_keras_on_scripted_val_loss() {
         use Decision::*;
         // Keras EarlyStopping(patience=2): equal is not better; two non-improving epochs stop
-        assert_eq!(decisions(&[0.5, 0.5, 0.4, 0.45, 0.39, 0.39, 0.40], 2, 0.0), [
-            Improved, Wait, Improved, Wait, Improved, Wait, Stop
-        ]);
+        assert_eq!(
+            decisions(&[0.5, 0.5, 0.4, 0.45, 0.39, 0.39, 0.40], 2, 0.0),
+            [Improved, Wait, Improved, Wait, Improved, Wait, Stop]
+        );
         // a NaN never improves
         assert_eq!(decisions(&[0.5, f64::NAN, f64::NAN], 2, 0.0), [Improved, Wait, Stop]);
         // min_delta: 0.49 is not better than 0.5 by more than 0.05
