@@ -404,12 +404,8 @@ pub fn probabilities_table<S: AsRef<str>>(
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut t = HtmlTable::new("Softmax probabilities", &header);
     for (i, (row, &y)) in proba.rows().into_iter().zip(targets).take(rows).enumerate() {
-        let row = row.as_slice().expect("row");
-        let mut cells = vec![
-            i.to_string(),
-            classes[y].as_ref().to_string(),
-            classes[crate::model::argmax(row)].as_ref().to_string(),
-        ];
+        let name = |c: usize| classes.get(c).map_or_else(|| c.to_string(), |n| n.as_ref().to_string());
+        let mut cells = vec![i.to_string(), name(y), name(crate::model::argmax_row(row))];
         cells.extend(row.iter().map(|p| format!("{p:.4}")));
         t.push(cells);
     }

@@ -60,7 +60,6 @@ impl Evaluation {
         let (mut loss, mut weight_sum) = (0.0, 0.0);
         let mut correct = 0usize;
         for (row, &t) in proba.rows().into_iter().zip(targets) {
-            let row = row.as_slice().expect("standard layout");
             let p = *row
                 .get(t)
                 .ok_or_else(|| Error::Data(format!("target class {t} but the model has {} outputs", row.len())))?;
@@ -70,7 +69,7 @@ impl Evaluation {
             };
             loss -= w * (p as f64).clamp(EPSILON, 1.0 - EPSILON).ln();
             weight_sum += w;
-            correct += usize::from(crate::model::argmax(row) == t);
+            correct += usize::from(crate::model::argmax_row(row) == t);
         }
         let n = targets.len();
         Ok(Evaluation { loss: loss / weight_sum, accuracy: correct as f64 / n as f64, rows: n })

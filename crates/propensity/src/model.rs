@@ -169,7 +169,7 @@ impl<A: Architecture> Model<A> {
 
     /// Most likely class per row.
     pub fn predict(&self, x: &Array2<f32>) -> Result<Vec<usize>> {
-        Ok(self.predict_proba(x)?.rows().into_iter().map(|r| argmax(r.as_slice().expect("row"))).collect())
+        Ok(self.predict_proba(x)?.rows().into_iter().map(argmax_row).collect())
     }
 
     /// Mean sparse categorical cross-entropy and accuracy on `data`, like Keras' `evaluate`.
@@ -193,8 +193,14 @@ impl<A: Architecture> Model<A> {
     }
 }
 
+/// Index of the largest value (the first one on ties, as numpy's `argmax`).
 pub(crate) fn argmax(row: &[f32]) -> usize {
-    row.iter().enumerate().fold(0, |best, (i, &v)| if v > row[best] { i } else { best })
+    argmax_row(ndarray::ArrayView1::from(row))
+}
+
+/// [`argmax`] of an ndarray row of any layout.
+pub(crate) fn argmax_row(row: ndarray::ArrayView1<f32>) -> usize {
+    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) }).0
 }
 
 fn softmax(logits: &[f32]) -> Vec<f32> {

@@ -222,7 +222,7 @@ fn run<A: Architecture>(
                         push_probability(&mut line_buf, v);
                     }
                     line_buf.push(',');
-                    line_buf.push_str(&saved.classes[crate::model::argmax(p.as_slice().expect("row"))]);
+                    line_buf.push_str(&saved.classes[crate::model::argmax_row(p)]);
                     line_buf.push('\n');
                 }
                 out.write_all(line_buf.as_bytes()).map_err(|e| Error::io(output, e))

@@ -313,8 +313,7 @@ impl Report {
         train_targets: &[usize],
         classes: &[S],
     ) -> Result<Report> {
-        let predictions: Vec<usize> =
-            proba.rows().into_iter().map(|r| crate::model::argmax(r.as_slice().expect("row"))).collect();
+        let predictions: Vec<usize> = proba.rows().into_iter().map(crate::model::argmax_row).collect();
         let confusion = ConfusionMatrix::new(test, &predictions, classes)?;
         let report = ClassificationReport::from_confusion(&confusion);
         let baseline = crate::classify::majority_baseline(train_targets, test, classes)?;
