@@ -43,6 +43,7 @@ pub trait Architecture: 'static {
     type Layers: BuildOnDevice<Device, f32, Built = Self::Net>;
     /// The built network: trainable with a tape, and callable without one.
     type Net: Clone
+        + Send
         + std::fmt::Debug
         + TensorCollection<f32, Device>
         + ModuleMut<

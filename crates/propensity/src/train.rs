@@ -118,6 +118,9 @@ pub struct TrainConfig {
     pub shuffle: Shuffle,
     /// How the weights start (Keras' or PyTorch's defaults).
     pub init: crate::model::Init,
+    /// Threads for the matrix products (0: all cores). Tabular models have small matrices, for
+    /// which one thread is fastest: splitting them costs more than it saves.
+    pub threads: usize,
     /// Seeds the weight initialisation and the batch order.
     pub seed: u64,
 }
@@ -137,6 +140,7 @@ impl Default for TrainConfig {
             early_stopping: Some(EarlyStoppingConfig::default()),
             shuffle: Shuffle::EveryEpoch,
             init: crate::model::Init::Keras,
+            threads: 1,
             seed: 1,
         }
     }
@@ -304,7 +308,8 @@ impl History {
 }
 
 /// Something told about each epoch as training goes: a logger, a live plot, a recorder.
-pub trait Callback {
+/// (Training runs in its own thread pool, so callbacks are `Send`.)
+pub trait Callback: Send {
     /// Called after each epoch with its numbers and the configured maximum of epochs.
     fn on_epoch_end(&mut self, log: &EpochLog, max_epochs: usize);
 }
@@ -338,7 +343,7 @@ impl<W: Write> KerasLogger<W> {
     }
 }
 
-impl<W: Write> Callback for KerasLogger<W> {
+impl<W: Write + Send> Callback for KerasLogger<W> {
     fn on_epoch_end(&mut self, log: &EpochLog, max_epochs: usize) {
         // A closed stdout must not abort training: the numbers are in the History either way.
         let _ = writeln!(self.out, "{}", keras_epoch_lines(log, max_epochs));
@@ -486,6 +491,15 @@ impl Trainer {
     /// width is not `A`'s, a target outside `A`'s classes, an empty training set, or a loss that
     /// becomes NaN or infinite (the epoch and batch are named).
     pub fn fit<A: Architecture>(&mut self, train: &Dataset, validation: Option<&Dataset>) -> Result<Fitted<A>> {
+        // dfdx sizes its matrix products by rayon's current pool: run in a pool of the wanted size
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.config.threads)
+            .build()
+            .map_err(|e| Error::Config { field: "threads", message: e.to_string() })?;
+        pool.install(|| self.fit_here::<A>(train, validation))
+    }
+
+    fn fit_here<A: Architecture>(&mut self, train: &Dataset, validation: Option<&Dataset>) -> Result<Fitted<A>> {
         let cfg = self.config.clone();
         let (k, width) = (A::outputs(), A::inputs());
         for (name, d) in std::iter::once(("training", train)).chain(validation.map(|v| ("validation", v))) {
