@@ -38,9 +38,6 @@ impl Svg {
     }
 }
 
-const TRAIN: RGBColor = RGBColor(31, 119, 180); // matplotlib's C0
-const VALID: RGBColor = RGBColor(255, 127, 14); // matplotlib's C1
-
 /// Training curves of a [`History`]: `loss` / `val_loss` on the left, `accuracy` /
 /// `val_accuracy` on the right, per epoch, like the Keras tutorials' `history.history` plots.
 ///
@@ -57,86 +54,22 @@ pub fn training_curves(history: &History) -> Result<Svg> {
     if history.epochs.is_empty() {
         return Err(Error::Plot("the history has no epochs to plot".into()));
     }
-    let mut text = String::new();
-    {
-        let root = SVGBackend::with_string(&mut text, (900, 340)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
+    let ep = &history.epochs;
+    let series = |name: &str, f: fn(&crate::train::EpochLog) -> Option<f64>| -> (String, Vec<(f64, f64)>) {
+        (name.to_string(), ep.iter().filter_map(|e| f(e).map(|v| (e.epoch as f64, v))).collect())
+    };
+    let loss = [series("loss", |e| Some(e.loss)), series("val_loss", |e| e.val_loss)];
+    let accuracy = [series("accuracy", |e| Some(e.accuracy)), series("val_accuracy", |e| e.val_accuracy)];
+    render((900, 340), |root| {
         let (left, right) = root.split_horizontally(450);
-        let ep = &history.epochs;
-        let series = |f: fn(&crate::train::EpochLog) -> Option<f64>| -> Vec<(f64, f64)> {
-            ep.iter().filter_map(|e| f(e).map(|v| (e.epoch as f64, v))).collect()
-        };
-        panel(
-            &left,
-            "Loss",
-            "loss",
-            SeriesLabelPosition::UpperRight,
-            &[("loss", series(|e| Some(e.loss)), TRAIN), ("val_loss", series(|e| e.val_loss), VALID)],
-        )?;
-        panel(
-            &right,
-            "Accuracy",
-            "accuracy",
-            SeriesLabelPosition::LowerRight,
-            &[("accuracy", series(|e| Some(e.accuracy)), TRAIN), ("val_accuracy", series(|e| e.val_accuracy), VALID)],
-        )?;
-        root.present().map_err(plot_err)?;
-    }
-    Ok(Svg(text))
+        let loss_axes = Axes::fit("epoch", "loss", &loss, true);
+        draw_lines(&left, "Loss", loss_axes, &loss, SeriesLabelPosition::UpperRight)?;
+        let accuracy_axes = Axes::fit("epoch", "accuracy", &accuracy, true);
+        draw_lines(&right, "Accuracy", accuracy_axes, &accuracy, SeriesLabelPosition::LowerRight)
+    })
 }
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
-
-/// A named line of (x, y) points in a colour.
-type Line<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);
-
-fn panel(area: &Area, title: &str, y_label: &str, legend: SeriesLabelPosition, lines: &[Line]) -> Result<()> {
-    let points = lines.iter().flat_map(|l| l.1.iter());
-    let (mut x_max, mut y_min, mut y_max) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
-    for &(x, y) in points {
-        x_max = x_max.max(x);
-        y_min = y_min.min(y);
-        y_max = y_max.max(y);
-    }
-    let pad = ((y_max - y_min) * 0.08).max(1e-3);
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 18))
-        .margin(10)
-        .x_label_area_size(36)
-        .y_label_area_size(52)
-        .build_cartesian_2d(1.0..x_max.max(2.0), (y_min - pad)..(y_max + pad))
-        .map_err(plot_err)?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc(y_label)
-        .max_light_lines(0)
-        .draw()
-        .map_err(plot_err)?;
-    for (name, data, color) in lines {
-        if data.is_empty() {
-            continue;
-        }
-        let color = *color;
-        chart
-            .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
-            .map_err(plot_err)?
-            .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-        if data.len() <= 40 {
-            chart.draw_series(data.iter().map(|&p| Circle::new(p, 2, color.filled()))).map_err(plot_err)?;
-        }
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .position(legend)
-        .draw()
-        .map_err(plot_err)?;
-    Ok(())
-}
 
 fn plot_err<E: std::fmt::Debug>(e: E) -> Error {
     Error::Plot(format!("{e:?}"))
@@ -471,77 +404,100 @@ pub fn heatmap(
 
 /// One-vs-rest ROC curves, one line per class with its AUC in the legend, and the diagonal.
 pub fn roc_curves(curves: &[crate::classify::RocCurve]) -> Result<Svg> {
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = vec![("chance (AUC 0.5)".into(), vec![(0.0, 0.0), (1.0, 1.0)])];
+    for c in curves {
+        series.push((
+            format!("{} (AUC {:.4})", c.class, c.auc),
+            c.fpr.iter().copied().zip(c.tpr.iter().copied()).collect(),
+        ));
+    }
+    let axes = Axes {
+        x_label: "false positive rate",
+        y_label: "true positive rate",
+        x: 0.0..1.0,
+        y: 0.0..1.0,
+        integer_x: false,
+    };
     render((520, 460), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("ROC curves (one vs rest)", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0.0f64..1.0, 0.0f64..1.0)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_desc("false positive rate")
-            .y_desc("true positive rate")
-            .max_light_lines(0)
-            .draw()
-            .map_err(plot_err)?;
-        chart.draw_series([PathElement::new(vec![(0.0, 0.0), (1.0, 1.0)], BLACK.mix(0.4))]).map_err(plot_err)?;
-        for (k, c) in curves.iter().enumerate() {
-            let color = PALETTE[k % PALETTE.len()];
-            chart
-                .draw_series(LineSeries::new(c.fpr.iter().copied().zip(c.tpr.iter().copied()), color.stroke_width(2)))
-                .map_err(plot_err)?
-                .label(format!("{} (AUC {:.4})", c.class, c.auc))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(plot_err)?;
-        Ok(())
+        draw_lines(root, "ROC curves (one vs rest)", axes, &series, SeriesLabelPosition::LowerRight)
     })
 }
 
 /// A simple line plot of one or more named series against x, e.g. precision and recall of
 /// Hybrid against the decision threshold.
 pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> Result<Svg> {
-    let pts = || series.iter().flat_map(|s| s.1.iter());
-    if pts().next().is_none() {
+    if series.iter().all(|s| s.1.is_empty()) {
         return Err(Error::Plot(format!("{title}: nothing to plot")));
     }
-    let (x0, x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| (a.0.min(p.0), a.1.max(p.0)));
-    let (y0, y1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| (a.0.min(p.1), a.1.max(p.1)));
-    let pad = ((y1 - y0) * 0.08).max(1e-3);
-    render((560, 360), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 16))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1.max(x0 + 1e-9), (y0 - pad)..(y1 + pad))
-            .map_err(plot_err)?;
-        chart.configure_mesh().x_desc(x_label).y_desc(y_label).max_light_lines(0).draw().map_err(plot_err)?;
-        for (k, (name, data)) in series.iter().enumerate() {
-            let color = PALETTE[k % PALETTE.len()];
-            chart
-                .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
-                .map_err(plot_err)?
-                .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    let axes = Axes::fit(x_label, y_label, series, false);
+    render((560, 360), |root| draw_lines(root, title, axes, series, SeriesLabelPosition::UpperRight))
+}
+
+/// Axis titles and ranges of a line chart.
+struct Axes<'a> {
+    x_label: &'a str,
+    y_label: &'a str,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    /// Label the x axis with whole numbers (epochs).
+    integer_x: bool,
+}
+
+impl<'a> Axes<'a> {
+    /// Ranges that hold every point, with 8 % head room above and below.
+    fn fit(x_label: &'a str, y_label: &'a str, series: &[(String, Vec<(f64, f64)>)], integer_x: bool) -> Axes<'a> {
+        let pts = || series.iter().flat_map(|s| s.1.iter());
+        let (x0, x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| (a.0.min(p.0), a.1.max(p.0)));
+        let (y0, y1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| (a.0.min(p.1), a.1.max(p.1)));
+        let pad = ((y1 - y0) * 0.08).max(1e-3);
+        Axes { x_label, y_label, x: x0..x1.max(x0 + 1.0), y: (y0 - pad)..(y1 + pad), integer_x }
+    }
+}
+
+/// Draws named line series (with point markers when they are short) in palette order.
+fn draw_lines(
+    area: &Area,
+    title: &str,
+    axes: Axes,
+    series: &[(String, Vec<(f64, f64)>)],
+    legend: SeriesLabelPosition,
+) -> Result<()> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(axes.x.clone(), axes.y.clone())
+        .map_err(plot_err)?;
+    let whole = |x: &f64| format!("{x:.0}");
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(axes.x_label).y_desc(axes.y_label).max_light_lines(0);
+    if axes.integer_x {
+        mesh.x_label_formatter(&whole);
+    }
+    mesh.draw().map_err(plot_err)?;
+    for (k, (name, data)) in series.iter().enumerate() {
+        if data.is_empty() {
+            continue;
         }
+        let color = PALETTE[k % PALETTE.len()];
         chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(plot_err)?;
-        Ok(())
-    })
+            .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
+            .map_err(plot_err)?
+            .label(name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        if data.len() <= 40 {
+            chart.draw_series(data.iter().map(|&p| Circle::new(p, 2, color.filled()))).map_err(plot_err)?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .position(legend)
+        .draw()
+        .map_err(plot_err)?;
+    Ok(())
 }
 
 /// Horizontal bars, one per label, largest first as given (e.g. feature importances).
