@@ -82,16 +82,9 @@ pub fn run(args: Args) -> Result<()> {
             report.report.macro_avg.f1,
             report.macro_auc
         );
-        spread.push(shopping::FoldScores {
-            accuracy: report.report.accuracy,
-            macro_f1: report.report.macro_avg.f1,
-            macro_auc: report.macro_auc,
-        });
+        spread.push(shopping::FoldScores::of(&report));
         if let Some(file) = args.record.file()? {
-            let test = propensity::metrics::Evaluation::from_probabilities(
-                &fitted.model.predict_proba(prepared.test.inputs())?,
-                prepared.test.targets(),
-            )?;
+            let test = fitted.model.evaluate(&prepared.test)?;
             let metrics = serde_json::json!({ "macro_f1": report.report.macro_avg.f1, "macro_auc": report.macro_auc });
             let record = RunRecord::new("shopping", &data_hash, &args.record.label, &fitted.history, test, metrics);
             append_record(&file, &record)?;
@@ -118,25 +111,11 @@ pub fn run(args: Args) -> Result<()> {
         text += &format!("\n{t}");
         json["cross_validation"] = serde_json::to_value(&cv)?;
     }
-    let names: Vec<String> = prepared.classes.clone();
-    let cm = &report.confusion;
-    let counts: Vec<Vec<f64>> = cm.counts.iter().map(|r| r.iter().map(|&v| v as f64).collect()).collect();
-    let max = counts.iter().flatten().copied().fold(0.0, f64::max);
     let outputs = [
         ("loss.svg", plot::training_curves(&fitted.history)?),
-        (
-            "confusion.svg",
-            plot::heatmap("Confusion matrix (rows: true class)", &names, &names, &counts, (0.0, max), |v| {
-                format!("{v:.0}")
-            })?,
-        ),
-        (
-            "confusion_normalized.svg",
-            plot::heatmap("Confusion matrix, row-normalized", &names, &names, &cm.normalized(), (0.0, 1.0), |v| {
-                format!("{v:.2}")
-            })?,
-        ),
-        ("roc.svg", plot::roc_curves(&report.roc)?),
+        ("confusion.svg", report.confusion_heatmap(false)?),
+        ("confusion_normalized.svg", report.confusion_heatmap(true)?),
+        ("roc.svg", report.roc_plot()?),
     ];
     for (name, svg) in &outputs {
         svg.save(args.out.join(name))?;

@@ -57,7 +57,7 @@ pub fn sparse_cross_entropy<K: Dim, T: Tape<f32, Cpu>>(
             *v /= sum;
         }
     }
-    let loss = Cpu::default().tensor((total / weight_sum) as f32);
+    let loss = logits.device().tensor((total / weight_sum) as f32);
     if T::OWNS_TAPE {
         let (inp, out) = (logits.ghost(), loss.ghost());
         let row_weights: Vec<f32> = targets.iter().map(|&t| (weight(t) as f64 / weight_sum) as f32).collect();

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::train::History;
@@ -96,6 +97,35 @@ fn render(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<Sv
     Ok(Svg(text))
 }
 
+type CategoryChart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart whose x axis holds one slot per category (at 0, 1, …), with its mesh drawn.
+fn category_chart<'a, 'b>(
+    area: &'a Area<'b>,
+    title: &str,
+    names: &[String],
+    y: std::ops::Range<f64>,
+    y_label: &str,
+) -> Result<CategoryChart<'a, 'b>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d(-0.5f64..names.len() as f64 - 0.5, y)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .max_light_lines(0)
+        .x_labels(names.len())
+        .x_label_formatter(&|x| category_at(names, *x))
+        .y_desc(y_label)
+        .draw()
+        .map_err(plot_err)?;
+    Ok(chart)
+}
+
 /// The name of the category drawn at integer position `x` of a categorical axis, or nothing
 /// between categories.
 fn category_at(names: &[String], x: f64) -> String {
@@ -129,22 +159,7 @@ pub fn bar_chart(title: &str, y_label: &str, groups: &[String], series: &[(Strin
     let y_max = series.iter().flat_map(|s| s.1.iter()).copied().fold(0.0f64, f64::max).max(1e-9) * 1.1;
     let n = series.len().max(1) as f64;
     render((640, 380), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-0.5f64..groups.len() as f64 - 0.5, 0.0..y_max)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .max_light_lines(0)
-            .x_labels(groups.len())
-            .x_label_formatter(&|x| category_at(groups, *x))
-            .y_desc(y_label)
-            .draw()
-            .map_err(plot_err)?;
+        let mut chart = category_chart(root, title, groups, 0.0..y_max, y_label)?;
         for (k, (name, values)) in series.iter().enumerate() {
             let color = PALETTE[k % PALETTE.len()];
             let width = 0.8 / n;
@@ -260,22 +275,7 @@ pub fn box_plots(title: &str, y_label: &str, groups: &[(String, Vec<f64>)]) -> R
     let pad = ((hi - lo) * 0.08).max(1e-9);
     let names: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
     render((420, 340), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(64)
-            .build_cartesian_2d(-0.5f64..groups.len() as f64 - 0.5, (lo - pad)..(hi + pad))
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .max_light_lines(0)
-            .x_labels(groups.len())
-            .x_label_formatter(&|x| category_at(&names, *x))
-            .y_desc(y_label)
-            .draw()
-            .map_err(plot_err)?;
+        let mut chart = category_chart(root, title, &names, (lo - pad)..(hi + pad), y_label)?;
         for (g, s) in stats.iter().enumerate() {
             let x = g as f64;
             let color = PALETTE[g % PALETTE.len()];

@@ -80,18 +80,7 @@ impl QualityReport {
     /// ```
     pub fn of(table: &Table, target: Option<&str>, exclude: &[&str]) -> QualityReport {
         let columns = table.columns().iter().map(|c| summarise(&c.name, c.values.as_slice())).collect();
-        let keyed: Vec<&crate::table::Column> =
-            table.columns().iter().filter(|c| !exclude.contains(&c.name.as_str())).collect();
-        let keyed_text: Vec<&crate::table::CategoricalColumn> =
-            table.categorical().iter().filter(|c| !exclude.contains(&c.name.as_str())).collect();
-        let mut seen = std::collections::HashSet::new();
-        let duplicate_rows = (0..table.rows())
-            .filter(|&i| {
-                let key: Vec<Option<u64>> = keyed.iter().map(|c| c.values[i].map(f64::to_bits)).collect();
-                let text: Vec<Option<&str>> = keyed_text.iter().map(|c| c.values[i].as_deref()).collect();
-                !seen.insert((key, text))
-            })
-            .count();
+        let duplicate_rows = table.duplicate_rows_ignoring(exclude).len();
         let categorical: Vec<CategoryCounts> = table
             .categorical()
             .iter()

@@ -79,12 +79,7 @@ impl RowEncoder {
     fn columns(&self) -> Vec<&'static str> {
         match self {
             RowEncoder::Audiobooks { .. } => crate::audiobooks::COLUMNS.to_vec(),
-            RowEncoder::Shopping { .. } => {
-                let mut c = crate::shopping::NUMERIC.to_vec();
-                c.extend(crate::shopping::CATEGORICAL);
-                c.push(crate::shopping::TARGET);
-                c
-            }
+            RowEncoder::Shopping { .. } => crate::shopping::COLUMNS.to_vec(),
         }
     }
 

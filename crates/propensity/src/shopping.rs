@@ -55,7 +55,8 @@ pub const NUMERIC: [&str; 22] = [
     "time_pressure_level",
 ];
 
-const COLUMNS: [&str; 25] = [
+/// All 25 columns, in file order (target last).
+pub const COLUMNS: [&str; 25] = [
     NUMERIC[0],
     NUMERIC[1],
     NUMERIC[2],
@@ -464,7 +465,7 @@ pub fn seed_spread(
         .into_iter()
         .map(|seed| {
             let (_, r) = fit_and_evaluate(prepared, &TrainConfig { seed, ..config.clone() }, Balancing::Config)?;
-            Ok(FoldScores { accuracy: r.report.accuracy, macro_f1: r.report.macro_avg.f1, macro_auc: r.macro_auc })
+            Ok(FoldScores::of(&r))
         })
         .collect()
 }
@@ -558,6 +559,17 @@ pub struct FoldScores {
     pub macro_auc: f64,
 }
 
+impl FoldScores {
+    /// The three headline scores of a report.
+    pub fn of(report: &Report) -> FoldScores {
+        FoldScores {
+            accuracy: report.report.accuracy,
+            macro_f1: report.report.macro_avg.f1,
+            macro_auc: report.macro_auc,
+        }
+    }
+}
+
 /// Stratified k-fold cross-validation of the whole pipeline: per fold, the scaler is fitted on
 /// the training folds only, the model trained (rebalanced as asked) and scored on the held-out
 /// fold. Returns one entry per fold.
@@ -582,7 +594,7 @@ pub fn cross_validate(
                 classes: classes.to_vec(),
             };
             let (_, r) = fit_and_evaluate(&prepared, config, balancing)?;
-            Ok(FoldScores { accuracy: r.report.accuracy, macro_f1: r.report.macro_avg.f1, macro_auc: r.macro_auc })
+            Ok(FoldScores::of(&r))
         })
         .collect()
 }

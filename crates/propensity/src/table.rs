@@ -310,12 +310,30 @@ impl Table {
     /// assert_eq!(t.select_rows(&[0, 1]).duplicate_rows(), Vec::<usize>::new());
     /// ```
     pub fn duplicate_rows(&self) -> Vec<usize> {
+        self.duplicate_rows_ignoring(&[])
+    }
+
+    /// Like [`duplicate_rows`](Self::duplicate_rows), comparing every column but those named in
+    /// `ignore` (an ID makes every row unique otherwise).
+    ///
+    /// ```
+    /// use propensity::table::{Column, Table};
+    /// let t = Table::new("m", vec![
+    ///     Column { name: "id".into(), values: vec![Some(1.0), Some(2.0)] },
+    ///     Column { name: "x".into(), values: vec![Some(5.0), Some(5.0)] },
+    /// ]).unwrap();
+    /// assert_eq!(t.duplicate_rows_ignoring(&["id"]), vec![1]);
+    /// ```
+    pub fn duplicate_rows_ignoring(&self, ignore: &[&str]) -> Vec<usize> {
+        let nums: Vec<&Column> = self.columns.iter().filter(|c| !ignore.contains(&c.name.as_str())).collect();
+        let texts: Vec<&CategoricalColumn> =
+            self.categorical.iter().filter(|c| !ignore.contains(&c.name.as_str())).collect();
         let mut seen = std::collections::HashSet::new();
         (0..self.rows())
             .filter(|&i| {
-                let nums: Vec<Option<u64>> = self.columns.iter().map(|c| c.values[i].map(f64::to_bits)).collect();
-                let texts: Vec<Option<&str>> = self.categorical.iter().map(|c| c.values[i].as_deref()).collect();
-                !seen.insert((nums, texts))
+                let key: Vec<Option<u64>> = nums.iter().map(|c| c.values[i].map(f64::to_bits)).collect();
+                let text: Vec<Option<&str>> = texts.iter().map(|c| c.values[i].as_deref()).collect();
+                !seen.insert((key, text))
             })
             .collect()
     }
