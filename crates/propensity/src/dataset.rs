@@ -1,4 +1,5 @@
-//! [`Dataset`]: model-ready `f32` inputs with class targets, and its `.npz` form.
+//! [`Dataset`]: model-ready `f32` inputs with class targets, and its `.npz` form;
+//! [`DenseDataset`]: inputs with real-valued target rows (multi-label, autoencoder).
 //!
 //! The `.npz` layout is the Audiobooks exercise's: arrays `inputs` (rows × features, float) and
 //! `targets` (rows, integer). Files written by `np.savez` / `np.savez_compressed` load, and the
@@ -177,6 +178,91 @@ fn read_int_targets(npz: &mut NpzReader<File>) -> std::result::Result<Vec<usize>
         return Ok(a.iter().map(|&t| t as usize).collect());
     }
     Err("must be a 1-D int64, int32 or uint8 array".into())
+}
+
+/// Inputs with a row of real-valued targets each: 0/1 indicators for multi-label
+/// classification, or the inputs themselves for an autoencoder. Validated on construction.
+///
+/// ```
+/// use propensity::dataset::DenseDataset;
+/// let d = DenseDataset::new(ndarray::array![[0.5f32], [2.0]], ndarray::array![[1.0f32, 0.0], [0.0, 1.0]]).unwrap();
+/// assert_eq!((d.len(), d.features(), d.outputs()), (2, 1, 2));
+/// assert!(DenseDataset::new(ndarray::array![[0.5f32]], ndarray::array![[f32::NAN]]).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenseDataset {
+    inputs: Array2<f32>,
+    targets: Array2<f32>,
+}
+
+impl DenseDataset {
+    /// Checks that inputs and targets have the same rows and are all finite.
+    pub fn new(inputs: Array2<f32>, targets: Array2<f32>) -> Result<DenseDataset> {
+        if inputs.nrows() != targets.nrows() {
+            return Err(Error::Data(format!("{} input rows but {} target rows", inputs.nrows(), targets.nrows())));
+        }
+        for (what, m) in [("input", &inputs), ("target", &targets)] {
+            if let Some((i, _)) = m.indexed_iter().find(|(_, v)| !v.is_finite()) {
+                return Err(Error::Data(format!("{what} row {}, column {} is not finite", i.0, i.1)));
+            }
+        }
+        Ok(DenseDataset {
+            inputs: inputs.as_standard_layout().into_owned(),
+            targets: targets.as_standard_layout().into_owned(),
+        })
+    }
+
+    /// An autoencoder's dataset: the targets are the inputs.
+    pub fn autoencoder(inputs: Array2<f32>) -> Result<DenseDataset> {
+        DenseDataset::new(inputs.clone(), inputs)
+    }
+
+    /// The rows `rows`, in that order.
+    ///
+    /// ```
+    /// use propensity::dataset::DenseDataset;
+    /// let d = DenseDataset::autoencoder(ndarray::array![[1.0f32], [2.0], [3.0]]).unwrap();
+    /// assert_eq!(d.select(&[2, 0]).unwrap().targets(), &ndarray::array![[3.0f32], [1.0]]);
+    /// ```
+    pub fn select(&self, rows: &[usize]) -> Result<DenseDataset> {
+        if let Some(&r) = rows.iter().find(|&&r| r >= self.len()) {
+            return Err(Error::Data(format!("row {r} is out of range for {} rows", self.len())));
+        }
+        Ok(DenseDataset {
+            inputs: self.inputs.select(ndarray::Axis(0), rows),
+            targets: self.targets.select(ndarray::Axis(0), rows),
+        })
+    }
+
+    /// The inputs, rows × features, in standard layout.
+    pub fn inputs(&self) -> &Array2<f32> {
+        &self.inputs
+    }
+
+    /// The targets, rows × outputs, in standard layout.
+    pub fn targets(&self) -> &Array2<f32> {
+        &self.targets
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.inputs.nrows()
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of input columns.
+    pub fn features(&self) -> usize {
+        self.inputs.ncols()
+    }
+
+    /// Number of target columns.
+    pub fn outputs(&self) -> usize {
+        self.targets.ncols()
+    }
 }
 
 #[cfg(test)]

@@ -4,11 +4,40 @@
 //! `CrossEntropyLoss`): the mean over rows of `-log softmax(logits)[target]`. dfdx 0.13 builds
 //! the same value from about ten tape operations (log-softmax, one-hot product, mean, negate);
 //! fused, the forward pass computes the softmax once and the backward pass writes
-//! `(softmax - one_hot) / rows` directly, which is the exact gradient.
+//! `(softmax - one_hot) / rows` directly, which is the exact gradient. [`binary_cross_entropy`]
+//! (multi-label, on logits) and [`mean_squared_error`] are fused the same way.
 
 use dfdx::prelude::{Cpu, Dim, HasShape, PutTape, SplitTape, Tape, Tensor, TensorFrom};
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
+
+/// The loss of a fit on real-valued targets ([`crate::train::Trainer::fit_dense`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenseLoss {
+    /// [`binary_cross_entropy`] on logits, one sigmoid per output: multi-label classification.
+    BinaryCrossEntropy,
+    /// [`mean_squared_error`]: regression, autoencoders.
+    MeanSquaredError,
+}
+
+impl DenseLoss {
+    /// The loss of one output `x` (a logit for binary cross-entropy) against its target `y`,
+    /// in `f64`: what the fused losses average.
+    ///
+    /// ```
+    /// use propensity::losses::DenseLoss;
+    /// assert!((DenseLoss::BinaryCrossEntropy.value(0.0, 1.0) - 2f64.ln()).abs() < 1e-12);
+    /// assert_eq!(DenseLoss::MeanSquaredError.value(3.0, 1.0), 4.0);
+    /// ```
+    pub fn value(self, x: f64, y: f64) -> f64 {
+        match self {
+            DenseLoss::BinaryCrossEntropy => x.max(0.0) - x * y + (-x.abs()).exp().ln_1p(),
+            DenseLoss::MeanSquaredError => (x - y) * (x - y),
+        }
+    }
+}
 
 /// Softmax cross-entropy of `logits` (rows × K) against class indices `targets`: the mean over
 /// rows, or with `class_weights` PyTorch's weighted mean `Σ w[yᵢ]·nllᵢ / Σ w[yᵢ]`
@@ -77,6 +106,85 @@ pub fn sparse_cross_entropy<K: Dim, T: Tape<f32, Cpu>>(
     Ok(loss.put_tape(tape))
 }
 
+/// Keras' `binary_crossentropy` on logits (PyTorch's `BCEWithLogitsLoss`): the mean over rows
+/// and outputs of `-(y log σ(z) + (1 - y) log(1 - σ(z)))`, for multi-label targets in `[0, 1]`
+/// given row by row (`targets.len() == rows × outputs`). Computed in the stable form
+/// `max(z, 0) - z·y + log(1 + e^-|z|)`; the gradient `(σ(z) - y) / (rows × outputs)` is written
+/// in one pass.
+///
+/// ```
+/// use dfdx::prelude::*;
+/// use propensity::losses::binary_cross_entropy;
+/// let dev = Cpu::default();
+/// let z: Tensor<(usize, Const<2>), f32, _> = dev.tensor_from_vec(vec![0.0, 2.0], (1, Const));
+/// // hand calculation: (ln 2 + ln(1 + e^-2)) / 2 = (0.693147 + 0.126928) / 2
+/// let loss = binary_cross_entropy(z, &[1.0, 1.0]).unwrap();
+/// assert!((loss.array() - 0.410038).abs() < 1e-5);
+/// ```
+pub fn binary_cross_entropy<K: Dim, T: Tape<f32, Cpu>>(
+    logits: Tensor<(usize, K), f32, Cpu, T>,
+    targets: &[f32],
+) -> Result<Tensor<(), f32, Cpu, T>> {
+    elementwise_loss(logits, targets, |z, y| {
+        let loss = z.max(0.0) - z * y + (-z.abs()).exp().ln_1p();
+        let sigmoid = 1.0 / (1.0 + (-z).exp());
+        (loss, sigmoid - y)
+    })
+}
+
+/// Mean squared error over rows and outputs (Keras' `mse`, PyTorch's `MSELoss`), targets given
+/// row by row; gradient `2 (x - y) / (rows × outputs)`.
+///
+/// ```
+/// use dfdx::prelude::*;
+/// use propensity::losses::mean_squared_error;
+/// let dev = Cpu::default();
+/// let x: Tensor<(usize, Const<2>), f32, _> = dev.tensor_from_vec(vec![1.0, 3.0], (1, Const));
+/// assert_eq!(mean_squared_error(x, &[0.0, 1.0]).unwrap().array(), 2.5); // (1 + 4) / 2
+/// ```
+pub fn mean_squared_error<K: Dim, T: Tape<f32, Cpu>>(
+    outputs: Tensor<(usize, K), f32, Cpu, T>,
+    targets: &[f32],
+) -> Result<Tensor<(), f32, Cpu, T>> {
+    elementwise_loss(outputs, targets, |x, y| ((x - y) * (x - y), 2.0 * (x - y)))
+}
+
+/// A mean over all elements of `f(output, target) = (loss, d loss / d output)`.
+fn elementwise_loss<K: Dim, T: Tape<f32, Cpu>>(
+    x: Tensor<(usize, K), f32, Cpu, T>,
+    targets: &[f32],
+    f: impl Fn(f32, f32) -> (f32, f32),
+) -> Result<Tensor<(), f32, Cpu, T>> {
+    let n = x.shape().0 * x.shape().1.size();
+    if n != targets.len() || n == 0 {
+        return Err(Error::Data(format!("{n} outputs for {} targets", targets.len())));
+    }
+    if let Some(t) = targets.iter().find(|t| !t.is_finite()) {
+        return Err(Error::Data(format!("target {t} is not a finite number")));
+    }
+    let (x, mut tape) = x.split_tape();
+    let mut values = vec![0.0f32; n];
+    x.copy_into(&mut values);
+    let mut total = 0.0f64;
+    for (v, &y) in values.iter_mut().zip(targets) {
+        let (loss, grad) = f(*v, y);
+        total += loss as f64;
+        *v = grad / n as f32; // the buffer now holds the gradient of the mean
+    }
+    let loss = x.device().tensor((total / n as f64) as f32);
+    if T::OWNS_TAPE {
+        let (inp, out) = (x.ghost(), loss.ghost());
+        tape.add_backward_op(move |grads| {
+            let upstream = grads.get_or_alloc_mut(&out)?[0];
+            for (g, d) in grads.get_or_alloc_mut(&inp)?.iter_mut().zip(&values) {
+                *g += upstream * d;
+            }
+            Ok(())
+        });
+    }
+    Ok(loss.put_tape(tape))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +228,41 @@ mod tests {
         // gradient of row 1 (hand calculation): 3/4 * (softmax - one_hot) = 0.75 * (0.268941 - 0, 0.731059 - 1)
         let g = loss.backward().get(&x).as_vec();
         assert!((g[2] - 0.75 * 0.268941).abs() < 1e-5 && (g[3] + 0.75 * 0.268941).abs() < 1e-5, "{g:?}");
+    }
+
+    #[test]
+    fn binary_cross_entropy_matches_dfdx() {
+        let dev = Cpu::default();
+        let data = vec![0.3, -1.2, 2.0, 0.1, 0.0, -5.5, 1.5, 30.0, -2.0];
+        let y = vec![1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0];
+        let a: Tensor<(usize, Const<3>), f32, _> = dev.tensor_from_vec(data.clone(), (3, Const));
+        let b: Tensor<(usize, Const<3>), f32, _> = dev.tensor_from_vec(data, (3, Const));
+        let yt: Tensor<(usize, Const<3>), f32, _> = dev.tensor_from_vec(y.clone(), (3, Const));
+        let reference = binary_cross_entropy_with_logits_loss(a.leaky_trace(), yt);
+        let fused = binary_cross_entropy(b.leaky_trace(), &y).unwrap();
+        assert!((reference.array() - fused.array()).abs() < 1e-6, "{} vs {}", reference.array(), fused.array());
+        let (ga, gb) = (reference.backward(), fused.backward());
+        for (x, y) in ga.get(&a).as_vec().iter().zip(gb.get(&b).as_vec()) {
+            assert!((x - y).abs() < 1e-6, "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn mean_squared_error_matches_dfdx() {
+        let dev = Cpu::default();
+        let data = vec![0.3, -1.2, 2.0, 0.1];
+        let y = vec![1.0, 0.5, -1.0, 0.0];
+        let a: Tensor<(usize, Const<2>), f32, _> = dev.tensor_from_vec(data.clone(), (2, Const));
+        let b: Tensor<(usize, Const<2>), f32, _> = dev.tensor_from_vec(data, (2, Const));
+        let yt: Tensor<(usize, Const<2>), f32, _> = dev.tensor_from_vec(y.clone(), (2, Const));
+        let reference = mse_loss(a.leaky_trace(), yt);
+        let fused = mean_squared_error(b.leaky_trace(), &y).unwrap();
+        assert!((reference.array() - fused.array()).abs() < 1e-6);
+        let (ga, gb) = (reference.backward(), fused.backward());
+        for (x, y) in ga.get(&a).as_vec().iter().zip(gb.get(&b).as_vec()) {
+            assert!((x - y).abs() < 1e-6, "{x} vs {y}");
+        }
+        assert!(mean_squared_error(dev.tensor_from_vec(vec![1.0f32], (1, Const::<1>)), &[f32::NAN]).is_err());
+        assert!(mean_squared_error(dev.tensor_from_vec(vec![1.0f32], (1, Const::<1>)), &[1.0, 2.0]).is_err());
     }
 }

@@ -76,6 +76,18 @@ impl Evaluation {
     }
 }
 
+/// Loss (and, for multi-label targets, binary accuracy) on a [`crate::dataset::DenseDataset`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DenseEvaluation {
+    /// Mean loss over rows and outputs.
+    pub loss: f64,
+    /// Share of outputs on the right side of 0.5 (Keras' `binary_accuracy`); `None` for a
+    /// regression loss.
+    pub binary_accuracy: Option<f64>,
+    /// Number of rows evaluated.
+    pub rows: usize,
+}
+
 impl std::fmt::Display for Evaluation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Test loss: {:.2}. Test accuracy: {:.2}%", self.loss, self.accuracy * 100.0)

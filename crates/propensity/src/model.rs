@@ -16,8 +16,10 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use crate::dataset::DenseDataset;
 use crate::layers::Dense;
-use crate::metrics::Evaluation;
+use crate::losses::DenseLoss;
+use crate::metrics::{DenseEvaluation, Evaluation};
 use crate::{Dataset, Error, Result};
 
 /// The device every model runs on: dfdx's CPU backend.
@@ -41,6 +43,10 @@ pub trait Architecture: 'static {
     type Out: ConstDim + Default;
     /// The dfdx builder, e.g. `((Dense<10, 50>, ReLU), Dense<50, 2>)` (see [`crate::layers`]).
     type Layers: BuildOnDevice<Device, f32, Built = Self::Net>;
+    /// True when the outputs are independent labels (one sigmoid each, as trained by
+    /// [`crate::train::Trainer::fit_dense`] with binary cross-entropy) rather than one class
+    /// (softmax). [`Model::predict_proba`] follows it.
+    const MULTI_LABEL: bool = false;
     /// The built network: trainable with a tape, and callable without one.
     type Net: Clone
         + Send
@@ -144,8 +150,9 @@ impl<A: Architecture> Model<A> {
         self.weights().len()
     }
 
-    /// Class probabilities (softmax of the outputs), one row per input row. Rows are processed
-    /// in chunks of 65,536 so memory stays bounded for large inputs.
+    /// Class probabilities, one row per input row: the softmax of the outputs, or for a
+    /// [`MULTI_LABEL`](Architecture::MULTI_LABEL) architecture the sigmoid of each output.
+    /// Rows are processed in chunks of 65,536 so memory stays bounded for large inputs.
     ///
     /// ```
     /// use propensity::model::{AudiobooksMlp, Model};
@@ -155,6 +162,21 @@ impl<A: Architecture> Model<A> {
     /// assert!((p.row(0).sum() - 1.0).abs() < 1e-6);
     /// ```
     pub fn predict_proba(&self, x: &Array2<f32>) -> Result<Array2<f32>> {
+        let mut out = self.outputs(x)?;
+        if A::MULTI_LABEL {
+            out.mapv_inplace(|z| 1.0 / (1.0 + (-z).exp()));
+        } else {
+            for mut row in out.rows_mut() {
+                let p = softmax(row.as_slice().expect("standard layout"));
+                row.assign(&ndarray::ArrayView1::from(&p[..]));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The network's raw outputs (logits, or an autoencoder's reconstruction), one row per
+    /// input row, computed in chunks of 65,536 rows.
+    pub fn outputs(&self, x: &Array2<f32>) -> Result<Array2<f32>> {
         if x.ncols() != A::inputs() {
             return Err(Error::Data(format!("model expects {} input columns, got {}", A::inputs(), x.ncols())));
         }
@@ -162,10 +184,36 @@ impl<A: Architecture> Model<A> {
         let k = A::outputs();
         let mut out = Vec::with_capacity(x.nrows() * k);
         for chunk in x.axis_chunks_iter(ndarray::Axis(0), 65_536) {
-            let logits = self.logits(chunk.as_slice().expect("standard layout"), chunk.nrows());
-            out.extend(logits.chunks(k).flat_map(softmax));
+            out.extend(self.logits(chunk.as_slice().expect("standard layout"), chunk.nrows()));
         }
         Ok(Array2::from_shape_vec((x.nrows(), k), out).expect("rows × outputs values"))
+    }
+
+    /// Mean loss (and binary accuracy for binary cross-entropy) on real-valued targets, the
+    /// values [`crate::train::Trainer::fit_dense`] logs as `val_loss` / `val_accuracy`.
+    ///
+    /// ```
+    /// use propensity::{dataset::DenseDataset, losses::DenseLoss, model::{AudiobooksMlp, Model}};
+    /// let m = Model::<AudiobooksMlp>::new(0);
+    /// let d = DenseDataset::new(ndarray::Array2::zeros((4, 10)), ndarray::Array2::zeros((4, 2))).unwrap();
+    /// // zero inputs give the (zero) biases as logits: ln 2 per output, all predicted 0.5 → "1"
+    /// let e = m.evaluate_dense(&d, DenseLoss::BinaryCrossEntropy).unwrap();
+    /// assert!((e.loss - 2f64.ln()).abs() < 1e-6);
+    /// ```
+    pub fn evaluate_dense(&self, data: &DenseDataset, loss: DenseLoss) -> Result<DenseEvaluation> {
+        if data.is_empty() {
+            return Err(Error::Data("cannot evaluate on an empty dataset".into()));
+        }
+        let out = self.outputs(data.inputs())?;
+        if out.ncols() != data.outputs() {
+            return Err(Error::Data(format!("{} target columns for {} outputs", data.outputs(), out.ncols())));
+        }
+        let pairs = out.iter().zip(data.targets().iter());
+        let total: f64 = pairs.clone().map(|(&x, &y)| loss.value(x as f64, y as f64)).sum();
+        let n = out.len() as f64;
+        let binary_accuracy = (loss == DenseLoss::BinaryCrossEntropy)
+            .then(|| pairs.filter(|(x, y)| (**x > 0.0) == (**y > 0.5)).count() as f64 / n);
+        Ok(DenseEvaluation { loss: total / n, binary_accuracy, rows: data.len() })
     }
 
     /// Most likely class per row.

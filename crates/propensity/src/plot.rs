@@ -44,7 +44,7 @@ impl Svg {
 ///
 /// ```
 /// use propensity::train::{EpochLog, History, TrainConfig};
-/// let e = |epoch, loss| EpochLog { epoch, loss, accuracy: 0.7, val_loss: Some(loss + 0.05),
+/// let e = |epoch, loss| EpochLog { epoch, loss, accuracy: Some(0.7), val_loss: Some(loss + 0.05),
 ///     val_accuracy: Some(0.72), steps: 36, seconds: 0.01 };
 /// let h = History { config: TrainConfig::default(), epochs: vec![e(1, 0.6), e(2, 0.4)],
 ///     stopped_early: false, best_epoch: Some(2), restored_best: false, seconds: 0.02 };
@@ -60,7 +60,13 @@ pub fn training_curves(history: &History) -> Result<Svg> {
         (name.to_string(), ep.iter().filter_map(|e| f(e).map(|v| (e.epoch as f64, v))).collect())
     };
     let loss = [series("loss", |e| Some(e.loss)), series("val_loss", |e| e.val_loss)];
-    let accuracy = [series("accuracy", |e| Some(e.accuracy)), series("val_accuracy", |e| e.val_accuracy)];
+    let accuracy = [series("accuracy", |e| e.accuracy), series("val_accuracy", |e| e.val_accuracy)];
+    if accuracy.iter().all(|s| s.1.is_empty()) {
+        // a regression loss (an autoencoder) logs no accuracy: the loss panel alone
+        return render((450, 340), |root| {
+            draw_lines(root, "Loss", Axes::fit("epoch", "loss", &loss, true), &loss, SeriesLabelPosition::UpperRight)
+        });
+    }
     render((900, 340), |root| {
         let (left, right) = root.split_horizontally(450);
         let loss_axes = Axes::fit("epoch", "loss", &loss, true);

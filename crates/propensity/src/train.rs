@@ -12,14 +12,16 @@ use std::time::Instant;
 
 use dfdx::optim::{Adam, Momentum, RMSprop, Sgd};
 use dfdx::prelude::{
-    AdamConfig, AsArray, Backward, Cpu, Optimizer, RMSpropConfig, SgdConfig, TensorFromVec, Trace, ZeroGrads,
+    AdamConfig, AsArray, Backward, Cpu, Optimizer, OwnedTape, RMSpropConfig, SgdConfig, Tensor, TensorFromVec, Trace,
+    ZeroGrads,
 };
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use crate::losses::sparse_cross_entropy;
+use crate::dataset::DenseDataset;
+use crate::losses::{binary_cross_entropy, mean_squared_error, sparse_cross_entropy, DenseLoss};
 use crate::model::{argmax, Architecture, Batch, Model};
 use crate::{Dataset, Error, Result};
 
@@ -254,8 +256,10 @@ pub struct EpochLog {
     pub epoch: usize,
     /// Mean training loss over the epoch's batches (row-weighted).
     pub loss: f64,
-    /// Training accuracy over the epoch's batches.
-    pub accuracy: f64,
+    /// Training accuracy over the epoch's batches (binary accuracy for multi-label targets; none
+    /// for a regression loss).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
     /// Validation loss after the epoch, when a validation set was given.
     pub val_loss: Option<f64>,
     /// Validation accuracy after the epoch.
@@ -379,22 +383,31 @@ impl Callback for EveryNth {
 ///
 /// ```
 /// use propensity::train::{keras_epoch_lines, EpochLog};
-/// let log = EpochLog { epoch: 1, loss: 0.59351, accuracy: 0.65437, val_loss: Some(0.47492),
+/// let log = EpochLog { epoch: 1, loss: 0.59351, accuracy: Some(0.65437), val_loss: Some(0.47492),
 ///     val_accuracy: Some(0.78747), steps: 36, seconds: 0.094 };
 /// assert_eq!(keras_epoch_lines(&log, 100), "Epoch 1/100\n36/36 - 0s - loss: 0.5935 - accuracy: 0.6544 \
 ///     - val_loss: 0.4749 - val_accuracy: 0.7875 - 94ms/epoch - 3ms/step");
+/// // a regression loss has no accuracy
+/// let log = EpochLog { accuracy: None, val_accuracy: None, ..log };
+/// assert_eq!(keras_epoch_lines(&log, 100), "Epoch 1/100\n36/36 - 0s - loss: 0.5935 \
+///     - val_loss: 0.4749 - 94ms/epoch - 3ms/step");
 /// ```
 pub fn keras_epoch_lines(log: &EpochLog, max_epochs: usize) -> String {
     let mut line = format!(
-        "Epoch {}/{max_epochs}\n{s}/{s} - {:.0}s - loss: {:.4} - accuracy: {:.4}",
+        "Epoch {}/{max_epochs}\n{s}/{s} - {:.0}s - loss: {:.4}",
         log.epoch,
         log.seconds.trunc(),
         log.loss,
-        log.accuracy,
         s = log.steps
     );
-    if let (Some(vl), Some(va)) = (log.val_loss, log.val_accuracy) {
-        line += &format!(" - val_loss: {vl:.4} - val_accuracy: {va:.4}");
+    if let Some(a) = log.accuracy {
+        line += &format!(" - accuracy: {a:.4}");
+    }
+    if let Some(vl) = log.val_loss {
+        line += &format!(" - val_loss: {vl:.4}");
+    }
+    if let Some(va) = log.val_accuracy {
+        line += &format!(" - val_accuracy: {va:.4}");
     }
     let per_step = log.seconds / log.steps.max(1) as f64;
     line += &format!(" - {}/epoch - {}/step", keras_duration(log.seconds), keras_duration(per_step));
@@ -491,36 +504,14 @@ impl Trainer {
     /// width is not `A`'s, a target outside `A`'s classes, an empty training set, or a loss that
     /// becomes NaN or infinite (the epoch and batch are named).
     pub fn fit<A: Architecture>(&mut self, train: &Dataset, validation: Option<&Dataset>) -> Result<Fitted<A>> {
-        // dfdx sizes its matrix products by rayon's current pool: run in a pool of the wanted size
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.config.threads)
-            .build()
-            .map_err(|e| Error::Config { field: "threads", message: e.to_string() })?;
-        pool.install(|| self.fit_here::<A>(train, validation))
-    }
-
-    fn fit_here<A: Architecture>(&mut self, train: &Dataset, validation: Option<&Dataset>) -> Result<Fitted<A>> {
-        let cfg = self.config.clone();
-        let (k, width) = (A::outputs(), A::inputs());
+        let k = A::outputs();
+        self.check_sets::<A>(train.features(), train.len(), validation.map(|v| v.features()))?;
         for (name, d) in std::iter::once(("training", train)).chain(validation.map(|v| ("validation", v))) {
-            if d.features() != width {
-                return Err(Error::Data(format!("{name} set has {} columns, the model takes {width}", d.features())));
-            }
             if let Some(&t) = d.targets().iter().find(|&&t| t >= k) {
                 return Err(Error::Data(format!("{name} set has class {t}, the model has {k} outputs")));
             }
         }
-        if train.is_empty() {
-            return Err(Error::Data("the training set is empty".into()));
-        }
-        if cfg.early_stopping.is_some() && validation.is_none() {
-            return Err(Error::Config {
-                field: "early_stopping",
-                message: "needs a validation set to monitor val_loss".into(),
-            });
-        }
-
-        let weights: Option<Vec<f64>> = match &cfg.class_weights {
+        let weights: Option<Vec<f64>> = match &self.config.class_weights {
             ClassWeights::None => None,
             ClassWeights::Balanced => Some(crate::preprocess::balanced_class_weights(train.targets(), k)?),
             ClassWeights::Given(w) if w.len() == k => Some(w.clone()),
@@ -531,16 +522,104 @@ impl Trainer {
                 })
             }
         };
-        let weights_f32: Option<Vec<f32>> = weights.as_ref().map(|w| w.iter().map(|&v| v as f32).collect());
+        let mut objective = Classification {
+            targets: train.targets(),
+            weights_f32: weights.as_ref().map(|w| w.iter().map(|&v| v as f32).collect()),
+            weights,
+            validation,
+            batch_targets: Vec::new(),
+            scores: Vec::new(),
+        };
+        self.in_pool(|t| t.run::<A, _>(train.inputs(), &mut objective))
+    }
 
+    /// Trains a fresh model of architecture `A` on real-valued targets: multi-label 0/1 targets
+    /// with [`DenseLoss::BinaryCrossEntropy`] (one sigmoid output per label, Keras'
+    /// `binary_crossentropy`; the logged accuracy is Keras' `binary_accuracy`), or any targets
+    /// with [`DenseLoss::MeanSquaredError`] (an autoencoder: targets = inputs; no accuracy).
+    /// Everything else is [`fit`](Self::fit)'s loop: batches, optimizer, callbacks, early stopping
+    /// on `val_loss`. `class_weights` does not apply and must be `None`.
+    ///
+    /// ```
+    /// use propensity::dataset::DenseDataset;
+    /// use propensity::losses::DenseLoss;
+    /// use propensity::model::Architecture;
+    /// use propensity::train::{TrainConfig, Trainer};
+    /// use propensity::layers::Dense;
+    /// struct Tiny;
+    /// impl Architecture for Tiny {
+    ///     const NAME: &'static str = "tiny";
+    ///     type In = dfdx::prelude::Const<2>;
+    ///     type Out = dfdx::prelude::Const<2>;
+    ///     type Layers = Dense<2, 2>;
+    ///     type Net = <Dense<2, 2> as dfdx::prelude::BuildOnDevice<dfdx::prelude::Cpu, f32>>::Built;
+    /// }
+    /// let x = ndarray::Array2::from_shape_fn((64, 2), |(i, j)| ((i * 7 + j * 3) % 5) as f32 - 2.0);
+    /// let data = DenseDataset::autoencoder(x).unwrap();
+    /// let cfg = TrainConfig { early_stopping: None, max_epochs: 300, learning_rate: 0.05, batch_size: 16,
+    ///     ..Default::default() };
+    /// let fitted = Trainer::new(cfg).unwrap().fit_dense::<Tiny>(&data, None, DenseLoss::MeanSquaredError).unwrap();
+    /// let first = fitted.history.epochs[0].loss;
+    /// let last = fitted.history.epochs.last().unwrap().loss;
+    /// assert!(last < 0.01 * first, "a linear layer learns the identity: {first} → {last}");
+    /// ```
+    pub fn fit_dense<A: Architecture>(
+        &mut self,
+        train: &DenseDataset,
+        validation: Option<&DenseDataset>,
+        loss: DenseLoss,
+    ) -> Result<Fitted<A>> {
+        self.check_sets::<A>(train.features(), train.len(), validation.map(|v| v.features()))?;
+        for (name, d) in std::iter::once(("training", train)).chain(validation.map(|v| ("validation", v))) {
+            if d.outputs() != A::outputs() {
+                return Err(Error::Data(format!(
+                    "{name} set has {} target columns, the model has {} outputs",
+                    d.outputs(),
+                    A::outputs()
+                )));
+            }
+            if loss == DenseLoss::BinaryCrossEntropy && d.targets().iter().any(|t| !(0.0..=1.0).contains(t)) {
+                return Err(Error::Data(format!("{name} set has targets outside [0, 1] for binary cross-entropy")));
+            }
+        }
+        if self.config.class_weights != ClassWeights::None {
+            return Err(Error::Config { field: "class_weights", message: "apply to class targets only".into() });
+        }
+        let mut objective = DenseObjective {
+            targets: train.targets().as_slice().expect("DenseDataset keeps standard layout"),
+            width: A::outputs(),
+            loss,
+            validation,
+            batch_targets: Vec::new(),
+            scores: Vec::new(),
+        };
+        self.in_pool(|t| t.run::<A, _>(train.inputs(), &mut objective))
+    }
+
+    fn in_pool<T: Send>(&mut self, f: impl FnOnce(&mut Self) -> Result<T> + Send) -> Result<T> {
+        // dfdx sizes its matrix products by rayon's current pool: run in a pool of the wanted size
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.config.threads)
+            .build()
+            .map_err(|e| Error::Config { field: "threads", message: e.to_string() })?;
+        pool.install(|| f(self))
+    }
+
+    fn run<A: Architecture, O: Objective<A>>(
+        &mut self,
+        inputs: &ndarray::Array2<f32>,
+        objective: &mut O,
+    ) -> Result<Fitted<A>> {
+        let cfg = self.config.clone();
+        let width = A::inputs();
+        let n = inputs.nrows();
         let started = Instant::now();
         let mut model = Model::<A>::with_init(cfg.seed, cfg.init);
         let mut grads = model.net.alloc_grads();
         let mut opt = optimizer::<A>(&cfg, &model.net);
         let mut order_rng = StdRng::seed_from_u64(cfg.seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
-        let x = train.inputs().as_slice().expect("Dataset keeps standard layout");
-        let y = train.targets();
-        let mut order: Vec<usize> = (0..train.len()).collect();
+        let x = inputs.as_slice().expect("datasets keep standard layout");
+        let mut order: Vec<usize> = (0..n).collect();
         if cfg.shuffle == Shuffle::Once {
             order.shuffle(&mut order_rng);
         }
@@ -548,45 +627,40 @@ impl Trainer {
         let mut best: Option<Model<A>> = None;
         let mut epochs = Vec::new();
         let mut stopped_early = false;
-        let (mut yb, mut scores) = (Vec::new(), Vec::new());
 
         for epoch in 1..=cfg.max_epochs {
             let epoch_start = Instant::now();
             if cfg.shuffle == Shuffle::EveryEpoch {
                 order.shuffle(&mut order_rng);
             }
-            let (mut loss_sum, mut correct, mut steps) = (0.0f64, 0usize, 0usize);
+            let (mut loss_sum, mut correct, mut steps) = (0.0f64, Some(0usize), 0usize);
             for (b, rows) in order.chunks(cfg.batch_size).enumerate() {
                 let mut xb = Vec::with_capacity(rows.len() * width);
-                yb.clear();
                 for &i in rows {
                     xb.extend_from_slice(&x[i * width..(i + 1) * width]);
-                    yb.push(y[i]);
                 }
                 let xt: Batch<A::In> = model.dev.tensor_from_vec(xb, (rows.len(), Default::default()));
                 let logits = dfdx::prelude::ModuleMut::forward_mut(&mut model.net, xt.traced(grads));
-                scores.resize(rows.len() * k, 0.0);
-                logits.copy_into(&mut scores);
-                let loss = sparse_cross_entropy(logits, &yb, weights_f32.as_deref())?;
+                let (loss, batch_correct) = objective.batch(logits, rows)?;
                 let value = loss.array();
                 if !value.is_finite() {
                     return Err(Error::NonFiniteLoss { epoch, batch: b + 1, loss: value });
                 }
                 loss_sum += value as f64 * rows.len() as f64; // row-weighted, as Keras' loss tracker
-                correct += scores.chunks(k).zip(rows).filter(|(s, &i)| argmax(s) == y[i]).count();
+                correct = correct.zip(batch_correct).map(|(a, b)| a + b);
                 steps += 1;
                 grads = loss.backward();
                 opt.update(&mut model.net, &grads)
                     .map_err(|e| Error::Data(format!("optimizer update failed: {e:?}")))?;
                 model.net.zero_grads(&mut grads);
             }
-            let val = validation.map(|v| model.evaluate_weighted(v, weights.as_deref())).transpose()?;
+            let val = objective.validate(&model)?;
             let log = EpochLog {
                 epoch,
-                loss: loss_sum / train.len() as f64,
-                accuracy: correct as f64 / train.len() as f64,
-                val_loss: val.map(|e| e.loss),
-                val_accuracy: val.map(|e| e.accuracy),
+                loss: loss_sum / n as f64,
+                accuracy: correct.map(|c| c as f64 / (n * objective.checks_per_row()) as f64),
+                val_loss: val.map(|v| v.0),
+                val_accuracy: val.and_then(|v| v.1),
                 steps,
                 seconds: epoch_start.elapsed().as_secs_f64(),
             };
@@ -595,7 +669,7 @@ impl Trainer {
             }
             epochs.push(log);
             if let (Some(es), Some(v)) = (stopper.as_mut(), val) {
-                match es.update(v.loss) {
+                match es.update(v.0) {
                     Decision::Improved if cfg.early_stopping.is_some_and(|c| c.restore_best) => {
                         best = Some(model.clone())
                     }
@@ -626,6 +700,125 @@ impl Trainer {
             seconds: started.elapsed().as_secs_f64(),
         };
         Ok(Fitted { model, history })
+    }
+}
+
+impl Trainer {
+    /// Checks shared by both fits: widths, a non-empty training set, a validation set for early stopping.
+    fn check_sets<A: Architecture>(
+        &self,
+        train_width: usize,
+        rows: usize,
+        validation_width: Option<usize>,
+    ) -> Result<()> {
+        let width = A::inputs();
+        for (name, w) in std::iter::once(("training", train_width)).chain(validation_width.map(|w| ("validation", w))) {
+            if w != width {
+                return Err(Error::Data(format!("{name} set has {w} columns, the model takes {width}")));
+            }
+        }
+        if rows == 0 {
+            return Err(Error::Data("the training set is empty".into()));
+        }
+        if self.config.early_stopping.is_some() && validation_width.is_none() {
+            return Err(Error::Config {
+                field: "early_stopping",
+                message: "needs a validation set to monitor val_loss".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+type Taped<S> = Tensor<S, f32, Cpu, OwnedTape<f32, Cpu>>;
+
+/// What a fit minimises: the loss of a batch (with the number of correct predictions, when
+/// accuracy applies) and the validation loss and accuracy after each epoch.
+trait Objective<A: Architecture> {
+    fn batch(
+        &mut self,
+        logits: Batch<A::Out, OwnedTape<f32, Cpu>>,
+        rows: &[usize],
+    ) -> Result<(Taped<()>, Option<usize>)>;
+    fn validate(&self, model: &Model<A>) -> Result<Option<(f64, Option<f64>)>>;
+    /// Predictions judged per row: 1 for a class, one per output for multi-label.
+    fn checks_per_row(&self) -> usize;
+}
+
+struct Classification<'a> {
+    targets: &'a [usize],
+    weights: Option<Vec<f64>>,
+    weights_f32: Option<Vec<f32>>,
+    validation: Option<&'a Dataset>,
+    batch_targets: Vec<usize>,
+    scores: Vec<f32>,
+}
+
+impl<A: Architecture> Objective<A> for Classification<'_> {
+    fn batch(
+        &mut self,
+        logits: Batch<A::Out, OwnedTape<f32, Cpu>>,
+        rows: &[usize],
+    ) -> Result<(Taped<()>, Option<usize>)> {
+        let k = A::outputs();
+        self.batch_targets.clear();
+        self.batch_targets.extend(rows.iter().map(|&i| self.targets[i]));
+        self.scores.resize(rows.len() * k, 0.0);
+        logits.copy_into(&mut self.scores);
+        let correct = self.scores.chunks(k).zip(&self.batch_targets).filter(|(s, &t)| argmax(s) == t).count();
+        Ok((sparse_cross_entropy(logits, &self.batch_targets, self.weights_f32.as_deref())?, Some(correct)))
+    }
+
+    fn validate(&self, model: &Model<A>) -> Result<Option<(f64, Option<f64>)>> {
+        let e = self.validation.map(|v| model.evaluate_weighted(v, self.weights.as_deref())).transpose()?;
+        Ok(e.map(|e| (e.loss, Some(e.accuracy))))
+    }
+
+    fn checks_per_row(&self) -> usize {
+        1
+    }
+}
+
+struct DenseObjective<'a> {
+    targets: &'a [f32],
+    width: usize,
+    loss: DenseLoss,
+    validation: Option<&'a DenseDataset>,
+    batch_targets: Vec<f32>,
+    scores: Vec<f32>,
+}
+
+impl<A: Architecture> Objective<A> for DenseObjective<'_> {
+    fn batch(
+        &mut self,
+        logits: Batch<A::Out, OwnedTape<f32, Cpu>>,
+        rows: &[usize],
+    ) -> Result<(Taped<()>, Option<usize>)> {
+        let w = self.width;
+        self.batch_targets.clear();
+        for &i in rows {
+            self.batch_targets.extend_from_slice(&self.targets[i * w..(i + 1) * w]);
+        }
+        match self.loss {
+            DenseLoss::BinaryCrossEntropy => {
+                self.scores.resize(rows.len() * w, 0.0);
+                logits.copy_into(&mut self.scores);
+                // logit > 0 ⇔ sigmoid > 0.5, Keras' binary_accuracy threshold
+                let correct =
+                    self.scores.iter().zip(&self.batch_targets).filter(|(z, y)| (**z > 0.0) == (**y > 0.5)).count();
+                Ok((binary_cross_entropy(logits, &self.batch_targets)?, Some(correct)))
+            }
+            DenseLoss::MeanSquaredError => Ok((mean_squared_error(logits, &self.batch_targets)?, None)),
+        }
+    }
+
+    fn validate(&self, model: &Model<A>) -> Result<Option<(f64, Option<f64>)>> {
+        let e = self.validation.map(|v| model.evaluate_dense(v, self.loss)).transpose()?;
+        Ok(e.map(|e| (e.loss, e.binary_accuracy)))
+    }
+
+    fn checks_per_row(&self) -> usize {
+        self.width
     }
 }
 
