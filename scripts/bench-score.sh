@@ -9,9 +9,9 @@ cargo build --release -q -p propensity-cli
 P=target/release/propensity
 $P audiobooks --out "$work/ab" --no-record > /dev/null
 $P shopping --out "$work/sh" --no-record > /dev/null
-$P generate --dataset audiobooks --rows 1900000 --seed 1 --output "$work/ab100.csv"
-$P generate --dataset audiobooks --rows 19000000 --seed 2 --output "$work/ab1g.csv"
-$P generate --dataset shopping --rows 1200000 --seed 3 --output "$work/sh100.csv"
+$P generate audiobooks --rows 1900000 --seed 1 --output "$work/ab100.csv"
+$P generate audiobooks --rows 19000000 --seed 2 --output "$work/ab1g.csv"
+$P generate shopping --rows 1200000 --seed 3 --output "$work/sh100.csv"
 for run in "ab/model.json ab100" "ab/model.json ab1g" "sh/model.json sh100"; do
     set -- $run
     echo "--- $2.csv ($(du -h "$work/$2.csv" | cut -f1))"

@@ -169,38 +169,53 @@ pub fn runs(args: RunsArgs) -> Result<()> {
 
 #[derive(clap::Args)]
 pub struct GenerateArgs {
-    /// Whose schema to copy.
-    #[arg(long, value_enum)]
+    /// What to generate.
+    #[arg(value_enum)]
     dataset: DatasetArg,
-    /// Rows to write.
-    #[arg(long)]
-    rows: u64,
+    /// Rows to write (audiobooks, shopping).
+    #[arg(long, required_if_eq_any = [("dataset", "audiobooks"), ("dataset", "shopping")])]
+    rows: Option<u64>,
+    /// Size relative to the default ≈ 20k customers (orders-sessions).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Output CSV (written atomically).
+    /// Output CSV, or folder for orders-sessions [default there: out/retail/data]; written atomically.
     #[arg(long)]
-    output: PathBuf,
+    output: Option<PathBuf>,
 }
 
 pub fn generate(args: GenerateArgs) -> Result<()> {
     let started = std::time::Instant::now();
+    let (rows, output) = match (args.dataset, args.rows, &args.output) {
+        (DatasetArg::OrdersSessions, _, out) => {
+            let out = out.clone();
+            return crate::retail::generate_tables(&crate::retail::GenerateArgs {
+                scale: args.scale,
+                seed: args.seed,
+                out,
+            });
+        }
+        (_, Some(rows), Some(output)) => (rows, output),
+        _ => anyhow::bail!("--rows and --output are required for this dataset"),
+    };
     match args.dataset {
         DatasetArg::Audiobooks => {
             let table = propensity::audiobooks::read_csv(propensity::paths::data_file(propensity::audiobooks::FILE)?)?;
-            propensity::audiobooks::write_synthetic_file(&table, args.rows, args.seed, &args.output)?;
+            propensity::audiobooks::write_synthetic_file(&table, rows, args.seed, output)?;
         }
         DatasetArg::Shopping => {
             let table = propensity::shopping::read_csv(propensity::paths::data_file(propensity::shopping::FILE)?)?;
-            propensity::shopping::write_synthetic_file(&table, args.rows, args.seed, &args.output)?;
+            propensity::shopping::write_synthetic_file(&table, rows, args.seed, output)?;
         }
+        DatasetArg::OrdersSessions => unreachable!("handled above"),
     }
-    let bytes = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);
+    let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
     println!(
-        "wrote {} rows ({}) to {} in {:.1} s",
-        args.rows,
+        "wrote {rows} rows ({}) to {} in {:.1} s",
         HumanBytes(bytes),
-        args.output.display(),
+        output.display(),
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -3,6 +3,7 @@
 
 mod audiobooks;
 mod lifecycle;
+mod retail;
 mod shopping;
 
 use std::path::PathBuf;
@@ -26,6 +27,10 @@ enum Command {
     /// train the 28→64→32→3 network with balanced class weights for 150 epochs, and write the
     /// full evaluation (report.txt, report.json), its plots and model.json to --out.
     Shopping(shopping::Args),
+    /// Retail next product category (multi-input, multi-label) and autoencoder segments, on
+    /// seeded generated orders and sessions.
+    #[command(subcommand)]
+    Retail(retail::Command),
     /// Score a CSV of customers with a saved model: per-class probabilities and the predicted
     /// class, streamed in batches, written atomically.
     Score(lifecycle::ScoreArgs),
@@ -33,7 +38,8 @@ enum Command {
     Explain(lifecycle::ExplainArgs),
     /// Show the run log as a table (and a plot of test accuracy per run).
     Runs(lifecycle::RunsArgs),
-    /// Write a large seeded synthetic CSV with a dataset's schema (for scoring benchmarks).
+    /// Write seeded synthetic data: a large CSV with a dataset's schema (for scoring
+    /// benchmarks), or the retail orders and sessions tables (`orders-sessions`).
     Generate(lifecycle::GenerateArgs),
 }
 
@@ -71,12 +77,15 @@ pub enum DatasetArg {
     Audiobooks,
     /// Consumer_Shopping_Trends_2026.csv
     Shopping,
+    /// The retail orders and online-sessions tables with their ground truth (a folder)
+    OrdersSessions,
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Audiobooks(args) => audiobooks::run(args),
         Command::Shopping(args) => shopping::run(args),
+        Command::Retail(command) => retail::run(command),
         Command::Score(args) => lifecycle::score(args),
         Command::Explain(args) => lifecycle::explain(args),
         Command::Runs(args) => lifecycle::runs(args),

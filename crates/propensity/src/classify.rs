@@ -216,6 +216,47 @@ pub fn roc_auc(scores: &[f64], positive: &[bool]) -> Result<f64> {
     Ok((rank_sum - p * (p + 1.0) / 2.0) / (p * n))
 }
 
+/// Average precision, scikit-learn's `average_precision_score`: the precision at each distinct
+/// score threshold (from the highest down), weighted by the recall it adds; tied scores form
+/// one threshold.
+///
+/// ```
+/// use propensity::classify::average_precision;
+/// // scikit-learn's documentation example: average_precision_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+/// let ap = average_precision(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]).unwrap();
+/// assert!((ap - 0.833333).abs() < 1e-6);
+/// // hand calculation with a tie: the first threshold takes both 0.5s (precision 1/2, recall 1/2),
+/// // then 0.2 (precision 2/3, recall 1): 0.5 · 1/2 + 0.5 · 2/3
+/// let ap = average_precision(&[0.5, 0.5, 0.2], &[true, false, true]).unwrap();
+/// assert!((ap - (0.25 + 1.0 / 3.0)).abs() < 1e-12);
+/// ```
+pub fn average_precision(scores: &[f64], positive: &[bool]) -> Result<f64> {
+    if scores.len() != positive.len() {
+        return Err(Error::Data(format!("{} scores for {} labels", scores.len(), positive.len())));
+    }
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    if n_pos == 0 {
+        return Err(Error::Data("average precision needs at least one positive row".into()));
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut seen, mut ap, mut last_recall) = (0usize, 0usize, 0.0, 0.0);
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        tp += order[i..=j].iter().filter(|&&r| positive[r]).count();
+        seen += j - i + 1;
+        let recall = tp as f64 / n_pos as f64;
+        ap += (recall - last_recall) * tp as f64 / seen as f64;
+        last_recall = recall;
+        i = j + 1;
+    }
+    Ok(ap)
+}
+
 /// Points of a ROC curve: false and true positive rates at each distinct score threshold,
 /// from the highest (nothing predicted positive) down.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -40,6 +40,7 @@ pub mod plot;
 pub mod preprocess;
 pub mod quality;
 pub mod resample;
+pub mod retail;
 pub mod runs;
 pub mod saved;
 pub mod score;

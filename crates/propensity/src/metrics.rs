@@ -154,3 +154,38 @@ mod tests {
         assert!(Summary::of(&[]).is_none());
     }
 }
+
+/// Adjusted Rand index of two labelings of the same items (scikit-learn's
+/// `adjusted_rand_score`): 1 for identical partitions (up to renaming), about 0 for
+/// independent ones.
+///
+/// ```
+/// use propensity::metrics::adjusted_rand_index;
+/// // scikit-learn's documentation: adjusted_rand_score([0, 0, 1, 1], [0, 0, 1, 2]) = 0.5714…
+/// assert!((adjusted_rand_index(&[0, 0, 1, 1], &[0, 0, 1, 2]).unwrap() - 0.571428571).abs() < 1e-8);
+/// assert_eq!(adjusted_rand_index(&[0, 0, 1, 1], &[1, 1, 0, 0]).unwrap(), 1.0);
+/// // sklearn: adjusted_rand_score([0, 0, 1, 1], [0, 1, 0, 1]) = -0.5
+/// assert!((adjusted_rand_index(&[0, 0, 1, 1], &[0, 1, 0, 1]).unwrap() + 0.5).abs() < 1e-12);
+/// ```
+pub fn adjusted_rand_index(a: &[usize], b: &[usize]) -> Result<f64> {
+    if a.len() != b.len() || a.is_empty() {
+        return Err(Error::Data(format!("labelings of {} and {} items", a.len(), b.len())));
+    }
+    let mut table = std::collections::HashMap::<(usize, usize), f64>::new();
+    let (mut rows, mut cols) = (std::collections::HashMap::new(), std::collections::HashMap::new());
+    for (&x, &y) in a.iter().zip(b) {
+        *table.entry((x, y)).or_insert(0.0) += 1.0;
+        *rows.entry(x).or_insert(0.0) += 1.0;
+        *cols.entry(y).or_insert(0.0) += 1.0;
+    }
+    let pairs = |n: f64| n * (n - 1.0) / 2.0;
+    let index: f64 = table.values().map(|&n| pairs(n)).sum();
+    let sum_a: f64 = rows.values().map(|&n| pairs(n)).sum();
+    let sum_b: f64 = cols.values().map(|&n| pairs(n)).sum();
+    let expected = sum_a * sum_b / pairs(a.len() as f64);
+    let max = (sum_a + sum_b) / 2.0;
+    if max == expected {
+        return Ok(1.0); // both labelings put everything in one cluster, or every item alone
+    }
+    Ok((index - expected) / (max - expected))
+}

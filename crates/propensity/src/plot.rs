@@ -549,3 +549,120 @@ pub fn hbar_chart(title: &str, x_label: &str, labels: &[String], values: &[f64])
         Ok(())
     })
 }
+
+/// A scatter plot of named point groups in palette order (e.g. a t-SNE map coloured by segment).
+///
+/// ```
+/// let g = vec![("a".to_string(), vec![(0.0, 1.0), (1.0, 2.0)]), ("b".to_string(), vec![(3.0, 0.5)])];
+/// let svg = propensity::plot::scatter("Map", "x", "y", &g).unwrap();
+/// assert_eq!(svg.as_str().matches("<circle").count(), 3 + 2); // points + legend markers
+/// ```
+pub fn scatter(title: &str, x_label: &str, y_label: &str, groups: &[(String, Vec<(f64, f64)>)]) -> Result<Svg> {
+    if groups.iter().all(|g| g.1.is_empty()) {
+        return Err(Error::Plot(format!("{title}: nothing to plot")));
+    }
+    let axes = Axes::fit(x_label, y_label, groups, false);
+    let pad = (axes.x.end - axes.x.start) * 0.04;
+    render((620, 520), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(50)
+            .build_cartesian_2d(axes.x.start - pad..axes.x.end + pad, axes.y.clone())
+            .map_err(plot_err)?;
+        chart.configure_mesh().x_desc(x_label).y_desc(y_label).max_light_lines(0).draw().map_err(plot_err)?;
+        for (k, (name, points)) in groups.iter().enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 2, color.mix(0.6).filled())))
+                .map_err(plot_err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}
+
+/// A directed graph with its nodes on a circle: node area ∝ `sizes`, arrow width ∝ the edge
+/// weight, each arrow labelled with its weight (e.g. "customers who bought A then B").
+///
+/// ```
+/// let svg = propensity::plot::digraph("Graph", &["a".into(), "b".into()], &[1.0, 2.0], &[(0, 1, 5.0)]).unwrap();
+/// assert!(svg.as_str().contains(">5<"));
+/// ```
+pub fn digraph(title: &str, nodes: &[String], sizes: &[f64], edges: &[(usize, usize, f64)]) -> Result<Svg> {
+    check_lengths(title, nodes.len(), sizes.len())?;
+    if let Some(e) = edges.iter().find(|e| e.0 >= nodes.len() || e.1 >= nodes.len()) {
+        return Err(Error::Plot(format!("{title}: edge {} → {} has no node", e.0, e.1)));
+    }
+    let n = nodes.len() as f64;
+    let pos = |i: usize| {
+        let a = std::f64::consts::TAU * i as f64 / n - std::f64::consts::FRAC_PI_2;
+        (a.cos(), a.sin())
+    };
+    let max_size = sizes.iter().copied().fold(0.0f64, f64::max).max(1e-9);
+    let max_weight = edges.iter().map(|e| e.2).fold(0.0f64, f64::max).max(1e-9);
+    let radius = |i: usize| 0.06 + 0.08 * (sizes[i] / max_size).sqrt();
+    render((620, 620), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 16))
+            .margin(10)
+            .build_cartesian_2d(-1.35f64..1.35, -1.35f64..1.35)
+            .map_err(plot_err)?;
+        for &(a, b, w) in edges {
+            if a == b {
+                continue;
+            }
+            let ((x0, y0), (x1, y1)) = (pos(a), pos(b));
+            // offset sideways so that a → b and b → a do not overlap
+            let (dx, dy) = (x1 - x0, y1 - y0);
+            let len = (dx * dx + dy * dy).sqrt();
+            let (ux, uy, ox, oy) = (dx / len, dy / len, -dy / len * 0.035, dx / len * 0.035);
+            let start = (x0 + ux * radius(a) + ox, y0 + uy * radius(a) + oy);
+            let end = (x1 - ux * radius(b) + ox, y1 - uy * radius(b) + oy);
+            let width = (1.0 + 7.0 * w / max_weight).round() as u32;
+            let color = BLACK.mix(0.25 + 0.6 * w / max_weight);
+            chart
+                .draw_series(std::iter::once(PathElement::new(vec![start, end], color.stroke_width(width))))
+                .map_err(plot_err)?;
+            let head = 0.06;
+            let (hx, hy) = (end.0 - ux * head, end.1 - uy * head);
+            let tri =
+                vec![end, (hx - uy * head * 0.5, hy + ux * head * 0.5), (hx + uy * head * 0.5, hy - ux * head * 0.5)];
+            chart.draw_series(std::iter::once(Polygon::new(tri, color.filled()))).map_err(plot_err)?;
+            let mid = ((start.0 + end.0) / 2.0 + ox, (start.1 + end.1) / 2.0 + oy);
+            chart
+                .draw_series(std::iter::once(Text::new(format!("{w:.0}"), mid, ("sans-serif", 11).into_font())))
+                .map_err(plot_err)?;
+        }
+        for (i, name) in nodes.iter().enumerate() {
+            let (x, y) = pos(i);
+            let r = radius(i);
+            let circle: Vec<(f64, f64)> = (0..40)
+                .map(|k| {
+                    let a = std::f64::consts::TAU * k as f64 / 40.0;
+                    (x + r * a.cos(), y + r * a.sin())
+                })
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(circle, PALETTE[i % PALETTE.len()].filled())))
+                .map_err(plot_err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    name.clone(),
+                    (x - 0.06, y - r - 0.05),
+                    ("sans-serif", 14).into_font(),
+                )))
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    })
+}

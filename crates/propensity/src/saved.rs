@@ -36,6 +36,12 @@ pub enum Preprocessing {
         /// Standardization of the 28 inputs.
         scaler: FittedScaler,
     },
+    /// Retail next category: the modelling file's 62 inputs ([`crate::retail::features`]),
+    /// standardized; six independent category outputs.
+    Retail {
+        /// Standardization of the 62 inputs, fitted on the training customers.
+        scaler: FittedScaler,
+    },
 }
 
 impl Preprocessing {
@@ -44,6 +50,7 @@ impl Preprocessing {
         match self {
             Preprocessing::Audiobooks { .. } => "audiobooks",
             Preprocessing::Shopping { .. } => "shopping",
+            Preprocessing::Retail { .. } => "retail",
         }
     }
 }
@@ -65,6 +72,11 @@ impl Preprocessing {
                 let x = ndarray::concatenate(ndarray::Axis(1), &[numeric.view(), dummies.view()]).expect("same rows");
                 crate::Dataset::from_f64(&scaler.transform(&x)?, labels.transform(&table, crate::shopping::TARGET)?)
             }
+            Preprocessing::Retail { .. } => Err(Error::Data(
+                "the retail model is multi-label; evaluate it with `propensity retail evaluate` \
+                 (retail::network::CategoryReport)"
+                    .into(),
+            )),
         }
     }
 
@@ -84,6 +96,9 @@ impl Preprocessing {
                     k += levels.len();
                 }
                 g
+            }
+            Preprocessing::Retail { .. } => {
+                crate::retail::features::input_names().into_iter().enumerate().map(|(i, n)| (n, vec![i])).collect()
             }
         }
     }

@@ -12,6 +12,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Architecture, AudiobooksMlp, Model};
+use crate::retail::network::CategoryNet;
 use crate::saved::{Preprocessing, SavedModel};
 use crate::shopping::ShoppingMlp;
 use crate::{Error, Result};
@@ -50,6 +51,7 @@ pub struct ScoreSummary {
 enum RowEncoder {
     Audiobooks { review_fill: f64, mean: Vec<f64>, scale: Vec<f64> },
     Shopping { levels: Vec<Vec<String>>, mean: Vec<f64>, scale: Vec<f64> },
+    Retail { mean: Vec<f64>, scale: Vec<f64> },
 }
 
 impl RowEncoder {
@@ -65,30 +67,56 @@ impl RowEncoder {
                 mean: scaler.mean.clone(),
                 scale: scaler.scale.clone(),
             },
+            Preprocessing::Retail { scaler } => {
+                RowEncoder::Retail { mean: scaler.mean.clone(), scale: scaler.scale.clone() }
+            }
         }
     }
 
     /// Inputs per row after encoding.
     fn width(&self) -> usize {
         match self {
-            RowEncoder::Audiobooks { mean, .. } | RowEncoder::Shopping { mean, .. } => mean.len(),
+            RowEncoder::Audiobooks { mean, .. }
+            | RowEncoder::Shopping { mean, .. }
+            | RowEncoder::Retail { mean, .. } => mean.len(),
         }
     }
 
     /// Column names of the raw file, target last.
-    fn columns(&self) -> Vec<&'static str> {
+    /// The input file's columns; the last (the target) is optional — for the retail modelling
+    /// file, the six target columns are.
+    fn columns(&self) -> Vec<String> {
         match self {
-            RowEncoder::Audiobooks { .. } => crate::audiobooks::COLUMNS.to_vec(),
-            RowEncoder::Shopping { .. } => crate::shopping::COLUMNS.to_vec(),
+            RowEncoder::Audiobooks { .. } => crate::audiobooks::COLUMNS.iter().map(|s| s.to_string()).collect(),
+            RowEncoder::Shopping { .. } => crate::shopping::COLUMNS.iter().map(|s| s.to_string()).collect(),
+            RowEncoder::Retail { .. } => ["custno".to_string(), "month".to_string()]
+                .into_iter()
+                .chain(crate::retail::features::input_names())
+                .chain(crate::retail::features::target_names())
+                .collect(),
+        }
+    }
+
+    /// How many trailing columns are targets (optional in the input).
+    fn target_columns(&self) -> usize {
+        match self {
+            RowEncoder::Retail { .. } => crate::retail::CATEGORIES,
+            _ => 1,
         }
     }
 
     /// Row id (the ID column, or the line number) and the encoded inputs appended to `out`.
-    fn encode(&self, rec: &csv::StringRecord, line: u64, out: &mut Vec<f32>) -> std::result::Result<String, String> {
-        let names = self.columns();
-        let n = names.len();
-        if rec.len() != n && rec.len() != n - 1 {
-            return Err(format!("expected {} or {} columns (target optional), found {}", n - 1, n, rec.len()));
+    /// Encodes one record into `out`; `names` is [`columns`](Self::columns), computed once.
+    fn encode(
+        &self,
+        rec: &csv::StringRecord,
+        names: &[String],
+        line: u64,
+        out: &mut Vec<f32>,
+    ) -> std::result::Result<String, String> {
+        let (n, t) = (names.len(), self.target_columns());
+        if rec.len() != n && rec.len() != n - t {
+            return Err(format!("expected {} or {} columns (targets optional), found {}", n - t, n, rec.len()));
         }
         let num = |j: usize| -> std::result::Result<f64, String> {
             let f = rec.get(j).unwrap_or("").trim();
@@ -129,6 +157,12 @@ impl RowEncoder {
                 }
                 Ok(line.to_string())
             }
+            RowEncoder::Retail { mean, scale } => {
+                for j in 0..mean.len() {
+                    out.push(((num(2 + j)? - mean[j]) / scale[j]) as f32);
+                }
+                Ok(format!("{}:{}", rec.get(0).unwrap_or("").trim(), rec.get(1).unwrap_or("").trim()))
+            }
         })();
         if result.is_err() {
             out.truncate(start);
@@ -151,6 +185,7 @@ pub fn score_csv(
     match saved.architecture.as_str() {
         AudiobooksMlp::NAME => run::<AudiobooksMlp>(&saved, model_path, input, output, options, progress),
         ShoppingMlp::NAME => run::<ShoppingMlp>(&saved, model_path, input, output, options, progress),
+        CategoryNet::NAME => run::<CategoryNet>(&saved, model_path, input, output, options, progress),
         other => {
             Err(Error::Model { file: model_path.to_path_buf(), message: format!("no scorer for architecture {other}") })
         }
@@ -273,7 +308,7 @@ struct ReadStats {
 fn read_batches<R: std::io::Read>(
     rdr: &mut csv::Reader<R>,
     encoder: &RowEncoder,
-    names: &[&str],
+    names: &[String],
     input: &Path,
     batch_rows: usize,
     skip_bad: bool,
@@ -294,7 +329,7 @@ fn read_batches<R: std::io::Read>(
             let header = first && record.iter().zip(names).all(|(f, n)| f.trim() == n.trim());
             first = false;
             if !header {
-                match encoder.encode(&record, line, &mut xs) {
+                match encoder.encode(&record, names, line, &mut xs) {
                     Ok(id) => ids.push(id),
                     Err(message) if skip_bad => {
                         stats.skipped += 1;
