@@ -132,29 +132,6 @@ impl Summary {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn certain_right_answers_clip_to_keras_epsilon() {
-        let p = ndarray::array![[1.0f32, 0.0]];
-        let e = Evaluation::from_probabilities(&p, &[0]).unwrap();
-        assert!(e.loss > 0.0 && e.loss < 1e-6);
-        let wrong = Evaluation::from_probabilities(&p, &[1]).unwrap();
-        // -ln(1e-7) = 16.118 (hand calculation)
-        assert!((wrong.loss - 16.1181).abs() < 1e-3, "{}", wrong.loss);
-    }
-
-    #[test]
-    fn mismatches_are_errors() {
-        let p = ndarray::array![[0.5f32, 0.5]];
-        assert!(Evaluation::from_probabilities(&p, &[0, 1]).is_err());
-        assert!(Evaluation::from_probabilities(&p, &[2]).is_err());
-        assert!(Summary::of(&[]).is_none());
-    }
-}
-
 /// Adjusted Rand index of two labelings of the same items (scikit-learn's
 /// `adjusted_rand_score`): 1 for identical partitions (up to renaming), about 0 for
 /// independent ones.
@@ -188,4 +165,27 @@ pub fn adjusted_rand_index(a: &[usize], b: &[usize]) -> Result<f64> {
         return Ok(1.0); // both labelings put everything in one cluster, or every item alone
     }
     Ok((index - expected) / (max - expected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certain_right_answers_clip_to_keras_epsilon() {
+        let p = ndarray::array![[1.0f32, 0.0]];
+        let e = Evaluation::from_probabilities(&p, &[0]).unwrap();
+        assert!(e.loss > 0.0 && e.loss < 1e-6);
+        let wrong = Evaluation::from_probabilities(&p, &[1]).unwrap();
+        // -ln(1e-7) = 16.118 (hand calculation)
+        assert!((wrong.loss - 16.1181).abs() < 1e-3, "{}", wrong.loss);
+    }
+
+    #[test]
+    fn mismatches_are_errors() {
+        let p = ndarray::array![[0.5f32, 0.5]];
+        assert!(Evaluation::from_probabilities(&p, &[0, 1]).is_err());
+        assert!(Evaluation::from_probabilities(&p, &[2]).is_err());
+        assert!(Summary::of(&[]).is_none());
+    }
 }

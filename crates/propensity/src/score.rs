@@ -116,7 +116,8 @@ impl RowEncoder {
     ) -> std::result::Result<String, String> {
         let (n, t) = (names.len(), self.target_columns());
         if rec.len() != n && rec.len() != n - t {
-            return Err(format!("expected {} or {} columns (targets optional), found {}", n - t, n, rec.len()));
+            let optional = if t == 1 { "target optional" } else { "targets optional" };
+            return Err(format!("expected {} or {} columns ({optional}), found {}", n - t, n, rec.len()));
         }
         let num = |j: usize| -> std::result::Result<f64, String> {
             let f = rec.get(j).unwrap_or("").trim();

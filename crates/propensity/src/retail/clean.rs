@@ -281,6 +281,18 @@ impl CleanData {
         format!("{:04}-{:02}", key.div_euclid(12), key.rem_euclid(12) + 1)
     }
 
+    /// Order lines per month and category, as a bar chart (seasonality at a glance).
+    pub fn orders_per_month_plot(&self) -> Result<crate::plot::Svg> {
+        let mut counts = vec![vec![0.0; self.months]; CATEGORIES];
+        for o in &self.orders {
+            counts[o.category][self.month_index(&o.at)] += 1.0;
+        }
+        let months: Vec<String> = (0..self.months).map(|m| self.month_name(m)[5..].to_string()).collect();
+        let series: Vec<(String, Vec<f64>)> =
+            super::CATEGORY_NAMES.iter().zip(counts).map(|(n, c)| (n.to_string(), c)).collect();
+        crate::plot::bar_chart("Order lines per month and category", "order lines", &months, &series)
+    }
+
     /// All customer numbers that have a session or an order, sorted.
     pub fn customers(&self) -> Vec<u64> {
         let mut c: Vec<u64> =

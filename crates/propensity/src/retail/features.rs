@@ -259,6 +259,30 @@ impl ModellingFile {
         }
     }
 
+    /// Rows, customers, months and the share of rows ordering each category.
+    pub fn summary_table(&self) -> crate::display::HtmlTable {
+        let mut customers = self.custno.clone();
+        customers.dedup();
+        let mut months = self.month.clone();
+        months.sort();
+        months.dedup();
+        let mut t = crate::display::HtmlTable::new(
+            &format!(
+                "Modelling file: {} rows ({} customers × {} months {}…{}), {INPUTS} inputs",
+                self.len(),
+                customers.len(),
+                months.len(),
+                months.first().map_or("", String::as_str),
+                months.last().map_or("", String::as_str)
+            ),
+            &["target", "share of rows ordering it"],
+        );
+        for (name, p) in target_names().into_iter().zip(self.prevalence()) {
+            t.push(vec![name, format!("{:.2} %", p * 100.0)]);
+        }
+        t
+    }
+
     /// Writes the file as CSV (`custno,month,<inputs>,<targets>`), atomically.
     pub fn save_csv(&self, path: impl AsRef<std::path::Path>) -> Result<()> {
         use std::io::Write;
@@ -406,6 +430,25 @@ impl Profiles {
             }
         }
         Profiles { custno: c.customers, values }
+    }
+
+    /// The `n` customers with the most orders (then sessions), with their profiles.
+    pub fn most_engaged(&self, n: usize) -> crate::display::HtmlTable {
+        let mut rows: Vec<usize> = (0..self.custno.len()).collect();
+        rows.sort_by(|&a, &b| {
+            let key = |r: usize| (self.values[(r, 3)], self.values[(r, 0)]);
+            key(b).partial_cmp(&key(a)).unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let header: Vec<&str> = std::iter::once("custno").chain(PROFILE_NAMES).collect();
+        let mut t = crate::display::HtmlTable::new(&format!("The {n} most engaged customers"), &header);
+        for &r in rows.iter().take(n) {
+            t.push(
+                std::iter::once(self.custno[r].to_string())
+                    .chain(self.values.row(r).iter().map(|v| format!("{v:.2}")))
+                    .collect(),
+            );
+        }
+        t
     }
 
     /// The profiles as model inputs: `ln(1 + x)` of the count columns (sessions, orders,

@@ -183,6 +183,25 @@ pub const SEGMENTS: [SegmentProfile; 4] = [
     },
 ];
 
+/// The hidden segments as a table (what the generator draws customers from).
+pub fn segments_table() -> crate::display::HtmlTable {
+    let header =
+        ["segment", "share", "sessions / month", "order logit base", "basket lines", "peak months", "intent share"];
+    let mut t = crate::display::HtmlTable::new("Hidden segments of the generator", &header);
+    for s in SEGMENTS {
+        t.push(vec![
+            s.name.into(),
+            format!("{:.0} %", s.share * 100.0),
+            format!("{:.2}", s.visits),
+            format!("{:.2}", s.base),
+            format!("{:.1}", s.basket),
+            if s.peak_months.is_empty() { "–".into() } else { format!("{:?} ×{}", s.peak_months, s.peak) },
+            format!("{:.0} %", s.intent * 100.0),
+        ]);
+    }
+    t
+}
+
 /// Mean revenue of an order line per category.
 const LINE_REVENUE: [f64; CATEGORIES] = [25.0, 40.0, 60.0, 15.0, 80.0, 120.0];
 

@@ -98,8 +98,8 @@ impl CoPurchases {
     pub fn table(&self) -> HtmlTable {
         let header: Vec<&str> = std::iter::once("first \\ next").chain(CATEGORY_NAMES).chain(["buyers"]).collect();
         let mut t = HtmlTable::new("Customers whose next order had the column's category", &header);
-        for a in 0..CATEGORIES {
-            let mut row = vec![CATEGORY_NAMES[a].to_string()];
+        for (a, name) in CATEGORY_NAMES.iter().enumerate() {
+            let mut row = vec![name.to_string()];
             row.extend((0..CATEGORIES).map(|b| if a == b { "–".into() } else { self.next[a][b].to_string() }));
             row.push(self.buyers[a].to_string());
             t.push(row);

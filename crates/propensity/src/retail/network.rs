@@ -23,7 +23,7 @@ use crate::model::{Architecture, Device, Model};
 use crate::train::{EarlyStoppingConfig, Fitted, TrainConfig, Trainer};
 use crate::{Error, Result};
 
-/// The three-branch network (see the module docs); 2,870 parameters.
+/// The three-branch network (see the module docs); 3,306 parameters.
 ///
 /// ```
 /// use propensity::model::{Architecture, Model};
@@ -261,10 +261,10 @@ impl CategoryReport {
         let mut t = HtmlTable::new(&format!("Next-month categories, {} test customer-months", self.rows), &header);
         let f = |v: f64| format!("{v:.3}");
         let oracle = |pick: fn(&Scores) -> f64| self.oracle.as_ref().map_or("–".to_string(), |o| f(pick(o)));
-        for k in 0..CATEGORIES {
+        for (k, name) in CATEGORY_NAMES.iter().enumerate() {
             let o = |s: &Scores, auc: bool| if auc { s.auc[k] } else { s.ap[k] };
             t.push(vec![
-                CATEGORY_NAMES[k].into(),
+                name.to_string(),
                 f(self.prevalence[k]),
                 f(o(&self.baseline, true)),
                 f(o(&self.model, true)),

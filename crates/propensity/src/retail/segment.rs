@@ -369,23 +369,33 @@ impl Segmentation {
         t
     }
 
-    /// Agreement with known groups given as `(custno, group)`; every segmented customer must
-    /// have a group.
+    /// Agreement with known groups given as `(custno, group)`; see [`agreement`].
     pub fn agreement(&self, known: &[(u64, usize)], group_names: &[&str]) -> Result<Agreement> {
-        let map: std::collections::HashMap<u64, usize> = known.iter().copied().collect();
-        let truth: Vec<usize> = self
-            .custno
-            .iter()
-            .map(|c| map.get(c).copied().ok_or_else(|| Error::Data(format!("customer {c} has no known group"))))
-            .collect::<Result<_>>()?;
-        let g = group_names.len().max(truth.iter().max().map_or(0, |m| m + 1));
-        let mut crosstab = vec![vec![0; g]; self.k];
-        for (&s, &t) in self.labels.iter().zip(&truth) {
-            crosstab[s][t] += 1;
-        }
-        let groups = (0..g).map(|i| group_names.get(i).map_or(format!("group {i}"), |s| s.to_string())).collect();
-        Ok(Agreement { ari: crate::metrics::adjusted_rand_index(&self.labels, &truth)?, crosstab, groups })
+        agreement(&self.custno, &self.labels, known, group_names)
     }
+}
+
+/// Agreement of segment `labels` of customers `custno` with known groups given as
+/// `(custno, group)`; every labelled customer must have a group.
+///
+/// ```
+/// let a = propensity::retail::segment::agreement(&[1, 2, 3], &[0, 0, 1], &[(1, 1), (2, 1), (3, 0)], &["x", "y"]).unwrap();
+/// assert_eq!((a.ari, a.crosstab.clone()), (1.0, vec![vec![0, 2], vec![1, 0]]));
+/// ```
+pub fn agreement(custno: &[u64], labels: &[usize], known: &[(u64, usize)], group_names: &[&str]) -> Result<Agreement> {
+    let map: std::collections::HashMap<u64, usize> = known.iter().copied().collect();
+    let truth: Vec<usize> = custno
+        .iter()
+        .map(|c| map.get(c).copied().ok_or_else(|| Error::Data(format!("customer {c} has no known group"))))
+        .collect::<Result<_>>()?;
+    let g = group_names.len().max(truth.iter().max().map_or(0, |m| m + 1));
+    let k = labels.iter().max().map_or(0, |m| m + 1);
+    let mut crosstab = vec![vec![0; g]; k];
+    for (&s, &t) in labels.iter().zip(&truth) {
+        crosstab[s][t] += 1;
+    }
+    let groups = (0..g).map(|i| group_names.get(i).map_or(format!("group {i}"), |s| s.to_string())).collect();
+    Ok(Agreement { ari: crate::metrics::adjusted_rand_index(labels, &truth)?, crosstab, groups })
 }
 
 /// Reads the generator's [`super::SEGMENTS_FILE`]: `(custno, segment)`.
