@@ -103,3 +103,28 @@ fn a_bad_date_in_a_file_names_its_line_and_column() {
     let text = e.to_string();
     assert!(text.contains("orders.csv, line 5, column `orderdate`"), "{text}");
 }
+
+#[test]
+fn a_requested_k_outside_the_tried_range_is_used() {
+    let g = generate::generate(&generate::GeneratorConfig { customers: 300, ..Default::default() }).unwrap();
+    let profiles = features::Profiles::of(&clean::clean(g.sessions, g.orders).unwrap());
+    let cfg = segment::SegmentConfig { k: Some(2), k_min: 3, k_max: 3, silhouette_sample: 200, ..Default::default() };
+    let s = segment::segment(&profiles, &cfg).unwrap();
+    assert_eq!((s.k, s.choices.iter().map(|c| c.k).collect::<Vec<_>>()), (2, vec![2, 3]));
+    assert_eq!(s.labels.iter().max(), Some(&1));
+}
+
+#[test]
+fn bad_truth_files_and_rows_are_refused_with_their_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(retail::PROBABILITIES_FILE);
+    std::fs::write(&p, "custno,month,p1,p2,p3,p4,p5,p6\n1,2018-04,0,0,0,0,0,0\n1,2018-05,0,0,1.5,0,0,0\n").unwrap();
+    let e = network::Truth::read(&p).unwrap_err();
+    assert!(matches!(&e, propensity::Error::Cell { line: 3, column, .. } if column == "p3"), "{e}");
+    // in memory, cleaning names the session and the column
+    let mut g = generate::generate(&generate::GeneratorConfig { customers: 20, ..Default::default() }).unwrap();
+    let i = g.sessions.iter().position(|s| s.custno.is_some()).unwrap();
+    g.sessions[i].event2 = 11;
+    let e = clean::clean(g.sessions.clone(), g.orders).unwrap_err().to_string();
+    assert!(e.contains(&format!("session {}, `event2`: expected 1–10, found 11", g.sessions[i].session)), "{e}");
+}

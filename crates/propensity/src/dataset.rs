@@ -263,6 +263,22 @@ impl DenseDataset {
     pub fn outputs(&self) -> usize {
         self.targets.ncols()
     }
+
+    /// Mean of each target column: for 0/1 labels, the share of rows with each label.
+    ///
+    /// ```
+    /// use propensity::dataset::DenseDataset;
+    /// let d = DenseDataset::new(ndarray::array![[0f32], [1.0]], ndarray::array![[1f32, 0.0], [1.0, 1.0]]).unwrap();
+    /// assert_eq!(d.target_means(), [1.0, 0.5]);
+    /// ```
+    pub fn target_means(&self) -> Vec<f64> {
+        column_means(&self.targets)
+    }
+}
+
+/// Mean of each column, accumulated in `f64`.
+pub(crate) fn column_means(m: &Array2<f32>) -> Vec<f64> {
+    m.columns().into_iter().map(|c| c.iter().map(|&v| v as f64).sum::<f64>() / c.len() as f64).collect()
 }
 
 #[cfg(test)]

@@ -37,6 +37,21 @@ impl DenseLoss {
             DenseLoss::MeanSquaredError => (x - y) * (x - y),
         }
     }
+
+    /// The derivative of [`value`](Self::value) with respect to the output `x`:
+    /// `σ(x) - y` for binary cross-entropy on a logit, `2 (x - y)` for the squared error.
+    ///
+    /// ```
+    /// use propensity::losses::DenseLoss;
+    /// assert_eq!(DenseLoss::BinaryCrossEntropy.gradient(0.0, 1.0), -0.5);
+    /// assert_eq!(DenseLoss::MeanSquaredError.gradient(3.0, 1.0), 4.0);
+    /// ```
+    pub fn gradient(self, x: f32, y: f32) -> f32 {
+        match self {
+            DenseLoss::BinaryCrossEntropy => 1.0 / (1.0 + (-x).exp()) - y,
+            DenseLoss::MeanSquaredError => 2.0 * (x - y),
+        }
+    }
 }
 
 /// Softmax cross-entropy of `logits` (rows × K) against class indices `targets`: the mean over
@@ -109,8 +124,8 @@ pub fn sparse_cross_entropy<K: Dim, T: Tape<f32, Cpu>>(
 /// Keras' `binary_crossentropy` on logits (PyTorch's `BCEWithLogitsLoss`): the mean over rows
 /// and outputs of `-(y log σ(z) + (1 - y) log(1 - σ(z)))`, for multi-label targets in `[0, 1]`
 /// given row by row (`targets.len() == rows × outputs`). Computed in the stable form
-/// `max(z, 0) - z·y + log(1 + e^-|z|)`; the gradient `(σ(z) - y) / (rows × outputs)` is written
-/// in one pass.
+/// `max(z, 0) - z·y + log(1 + e^-|z|)` ([`DenseLoss::value`]); the gradient
+/// `(σ(z) - y) / (rows × outputs)` is written in one pass.
 ///
 /// ```
 /// use dfdx::prelude::*;
@@ -125,11 +140,7 @@ pub fn binary_cross_entropy<K: Dim, T: Tape<f32, Cpu>>(
     logits: Tensor<(usize, K), f32, Cpu, T>,
     targets: &[f32],
 ) -> Result<Tensor<(), f32, Cpu, T>> {
-    elementwise_loss(logits, targets, |z, y| {
-        let loss = z.max(0.0) - z * y + (-z.abs()).exp().ln_1p();
-        let sigmoid = 1.0 / (1.0 + (-z).exp());
-        (loss, sigmoid - y)
-    })
+    elementwise_loss(logits, targets, DenseLoss::BinaryCrossEntropy)
 }
 
 /// Mean squared error over rows and outputs (Keras' `mse`, PyTorch's `MSELoss`), targets given
@@ -146,14 +157,24 @@ pub fn mean_squared_error<K: Dim, T: Tape<f32, Cpu>>(
     outputs: Tensor<(usize, K), f32, Cpu, T>,
     targets: &[f32],
 ) -> Result<Tensor<(), f32, Cpu, T>> {
-    elementwise_loss(outputs, targets, |x, y| ((x - y) * (x - y), 2.0 * (x - y)))
+    elementwise_loss(outputs, targets, DenseLoss::MeanSquaredError)
 }
 
-/// A mean over all elements of `f(output, target) = (loss, d loss / d output)`.
+/// How many logits are on the same side of 0 as their 0/1 target is of 0.5: the numerator of
+/// Keras' `binary_accuracy` (logit > 0 ⇔ σ > 0.5).
+///
+/// ```
+/// assert_eq!(propensity::losses::binary_hits(&[2.0, -1.0, 0.5], &[1.0, 1.0, 0.0]), 1);
+/// ```
+pub fn binary_hits(logits: &[f32], targets: &[f32]) -> usize {
+    logits.iter().zip(targets).filter(|(z, y)| (**z > 0.0) == (**y > 0.5)).count()
+}
+
+/// The mean of [`DenseLoss::value`] over all elements, with [`DenseLoss::gradient`] on the tape.
 fn elementwise_loss<K: Dim, T: Tape<f32, Cpu>>(
     x: Tensor<(usize, K), f32, Cpu, T>,
     targets: &[f32],
-    f: impl Fn(f32, f32) -> (f32, f32),
+    loss: DenseLoss,
 ) -> Result<Tensor<(), f32, Cpu, T>> {
     let n = x.shape().0 * x.shape().1.size();
     if n != targets.len() || n == 0 {
@@ -167,9 +188,8 @@ fn elementwise_loss<K: Dim, T: Tape<f32, Cpu>>(
     x.copy_into(&mut values);
     let mut total = 0.0f64;
     for (v, &y) in values.iter_mut().zip(targets) {
-        let (loss, grad) = f(*v, y);
-        total += loss as f64;
-        *v = grad / n as f32; // the buffer now holds the gradient of the mean
+        total += loss.value(*v as f64, y as f64);
+        *v = loss.gradient(*v, y) / n as f32; // the buffer now holds the gradient of the mean
     }
     let loss = x.device().tensor((total / n as f64) as f32);
     if T::OWNS_TAPE {

@@ -167,8 +167,7 @@ impl<A: Architecture> Model<A> {
             out.mapv_inplace(|z| 1.0 / (1.0 + (-z).exp()));
         } else {
             for mut row in out.rows_mut() {
-                let p = softmax(row.as_slice().expect("standard layout"));
-                row.assign(&ndarray::ArrayView1::from(&p[..]));
+                softmax_in_place(row.as_slice_mut().expect("standard layout"));
             }
         }
         Ok(out)
@@ -208,11 +207,12 @@ impl<A: Architecture> Model<A> {
         if out.ncols() != data.outputs() {
             return Err(Error::Data(format!("{} target columns for {} outputs", data.outputs(), out.ncols())));
         }
-        let pairs = out.iter().zip(data.targets().iter());
-        let total: f64 = pairs.clone().map(|(&x, &y)| loss.value(x as f64, y as f64)).sum();
+        let (out, targets) =
+            (out.as_slice().expect("standard layout"), data.targets().as_slice().expect("standard layout"));
+        let total: f64 = out.iter().zip(targets).map(|(&x, &y)| loss.value(x as f64, y as f64)).sum();
         let n = out.len() as f64;
-        let binary_accuracy = (loss == DenseLoss::BinaryCrossEntropy)
-            .then(|| pairs.filter(|(x, y)| (**x > 0.0) == (**y > 0.5)).count() as f64 / n);
+        let binary_accuracy =
+            (loss == DenseLoss::BinaryCrossEntropy).then(|| crate::losses::binary_hits(out, targets) as f64 / n);
         Ok(DenseEvaluation { loss: total / n, binary_accuracy, rows: data.len() })
     }
 
@@ -252,11 +252,16 @@ pub(crate) fn argmax_row(row: ndarray::ArrayView1<f32>) -> usize {
     row.iter().enumerate().fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) }).0
 }
 
-fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exp: Vec<f32> = logits.iter().map(|&l| (l - max).exp()).collect();
-    let sum: f32 = exp.iter().sum();
-    exp.into_iter().map(|e| e / sum).collect()
+/// Replaces logits by their softmax (max-shifted, so large logits do not overflow).
+fn softmax_in_place(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+    }
+    let sum: f32 = row.iter().sum();
+    for v in row.iter_mut() {
+        *v /= sum;
+    }
 }
 
 /// How a network's weights start.

@@ -103,7 +103,19 @@ fn render(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<Sv
     Ok(Svg(text))
 }
 
-type CategoryChart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+/// A chart with `f64` axes on an SVG area.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Draws the legend of the series labelled so far, in the house style.
+fn draw_legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosition) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .position(position)
+        .draw()
+        .map_err(plot_err)
+}
 
 /// A chart whose x axis holds one slot per category (at 0, 1, …), with its mesh drawn.
 fn category_chart<'a, 'b>(
@@ -112,7 +124,7 @@ fn category_chart<'a, 'b>(
     names: &[String],
     y: std::ops::Range<f64>,
     y_label: &str,
-) -> Result<CategoryChart<'a, 'b>> {
+) -> Result<Chart<'a, 'b>> {
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 16))
         .margin(12)
@@ -182,13 +194,7 @@ pub fn bar_chart(title: &str, y_label: &str, groups: &[String], series: &[(Strin
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
         }
         if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .position(SeriesLabelPosition::UpperLeft)
-                .draw()
-                .map_err(plot_err)?;
+            draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         }
         Ok(())
     })
@@ -496,13 +502,7 @@ fn draw_lines(
             chart.draw_series(data.iter().map(|&p| Circle::new(p, 2, color.filled()))).map_err(plot_err)?;
         }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .position(legend)
-        .draw()
-        .map_err(plot_err)?;
+    draw_legend(&mut chart, legend)?;
     Ok(())
 }
 
@@ -580,13 +580,7 @@ pub fn scatter(title: &str, x_label: &str, y_label: &str, groups: &[(String, Vec
                 .label(name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(plot_err)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
 }

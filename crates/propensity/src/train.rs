@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::DenseDataset;
-use crate::losses::{binary_cross_entropy, mean_squared_error, sparse_cross_entropy, DenseLoss};
+use crate::losses::{binary_cross_entropy, binary_hits, mean_squared_error, sparse_cross_entropy, DenseLoss};
 use crate::model::{argmax, Architecture, Batch, Model};
 use crate::{Dataset, Error, Result};
 
@@ -803,9 +803,7 @@ impl<A: Architecture> Objective<A> for DenseObjective<'_> {
             DenseLoss::BinaryCrossEntropy => {
                 self.scores.resize(rows.len() * w, 0.0);
                 logits.copy_into(&mut self.scores);
-                // logit > 0 ⇔ sigmoid > 0.5, Keras' binary_accuracy threshold
-                let correct =
-                    self.scores.iter().zip(&self.batch_targets).filter(|(z, y)| (**z > 0.0) == (**y > 0.5)).count();
+                let correct = binary_hits(&self.scores, &self.batch_targets);
                 Ok((binary_cross_entropy(logits, &self.batch_targets)?, Some(correct)))
             }
             DenseLoss::MeanSquaredError => Ok((mean_squared_error(logits, &self.batch_targets)?, None)),

@@ -50,6 +50,41 @@ pub struct RawOrder {
     pub revenue: f64,
 }
 
+impl RawSession {
+    /// Checks the codes and the date; returns the parsed date, or the first bad cell as
+    /// `(column, what is wrong)`. Shared by [`read_sessions`] (which adds file and line) and
+    /// [`clean`] (which adds the session id).
+    pub fn check(&self) -> std::result::Result<DateTime, (&'static str, String)> {
+        let at = parse_datetime(&self.dt).map_err(|m| ("dt", m))?;
+        check_code(self.category, CATEGORIES).map_err(|m| ("category", m))?;
+        check_code(self.event2, EVENT_TYPES).map_err(|m| ("event2", m))?;
+        Ok(at)
+    }
+}
+
+impl RawOrder {
+    /// Checks the date, the categories and the revenue; returns the parsed date, or the first
+    /// bad cell as `(column, what is wrong)`.
+    pub fn check(&self) -> std::result::Result<DateTime, (&'static str, String)> {
+        let at = parse_datetime(&self.orderdate).map_err(|m| ("orderdate", m))?;
+        check_code(self.prodcat1, CATEGORIES).map_err(|m| ("prodcat1", m))?;
+        if self.prodcat2 / 10 != self.prodcat1 as u16 {
+            return Err(("prodcat2", format!("{} is not a subcategory of prodcat1 {}", self.prodcat2, self.prodcat1)));
+        }
+        if !self.revenue.is_finite() {
+            return Err(("revenue", format!("expected a number, found {}", self.revenue)));
+        }
+        Ok(at)
+    }
+}
+
+fn check_code(v: u8, max: usize) -> std::result::Result<(), String> {
+    if v == 0 || v as usize > max {
+        return Err(format!("expected 1–{max}, found {v}"));
+    }
+    Ok(())
+}
+
 /// A date and time read from either raw format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct DateTime {
@@ -320,18 +355,16 @@ pub fn clean(mut sessions: Vec<RawSession>, mut orders: Vec<RawOrder>) -> Result
     report.event1_filled = fill_missing_event1(&mut sessions);
     report.order_duplicates = drop_duplicates(&mut orders, order_key);
     report.non_positive_revenue = drop_non_positive_revenue(&mut orders);
-    let date = |s: &str, what: String| parse_datetime(s).map_err(|m| Error::Data(format!("{what}: {m}")));
+    let bad = |what: String, (column, message): (&str, String)| Error::Data(format!("{what}, `{column}`: {message}"));
     let mut us_dates = 0;
     let sessions: Vec<Session> = sessions
         .iter()
         .map(|s| {
             us_dates += usize::from(s.dt.contains('/'));
-            check_code(s.category, CATEGORIES, || format!("session {}: category", s.session))?;
-            check_code(s.event2, EVENT_TYPES, || format!("session {}: event2", s.session))?;
             Ok(Session {
                 custno: s.custno.expect("anonymous sessions were dropped"),
                 session: s.session,
-                at: date(&s.dt, format!("session {}", s.session))?,
+                at: s.check().map_err(|e| bad(format!("session {}", s.session), e))?,
                 category: s.category as usize - 1,
                 event1: s.event1.unwrap_or(0),
                 event2: s.event2 as usize - 1,
@@ -342,17 +375,10 @@ pub fn clean(mut sessions: Vec<RawSession>, mut orders: Vec<RawOrder>) -> Result
         .iter()
         .map(|o| {
             us_dates += usize::from(o.orderdate.contains('/'));
-            check_code(o.prodcat1, CATEGORIES, || format!("order {}: prodcat1", o.ordno))?;
-            if o.prodcat2 / 10 != o.prodcat1 as u16 {
-                return Err(Error::Data(format!(
-                    "order {}: prodcat2 {} is not in prodcat1 {}",
-                    o.ordno, o.prodcat2, o.prodcat1
-                )));
-            }
             Ok(OrderLine {
                 custno: o.custno,
                 ordno: o.ordno,
-                at: date(&o.orderdate, format!("order {}", o.ordno))?,
+                at: o.check().map_err(|e| bad(format!("order {}", o.ordno), e))?,
                 category: o.prodcat1 as usize - 1,
                 prodcat2: o.prodcat2,
                 revenue: o.revenue,
@@ -370,81 +396,52 @@ pub fn clean(mut sessions: Vec<RawSession>, mut orders: Vec<RawOrder>) -> Result
     Ok(CleanData { sessions, orders, first_month: lo, months: (hi - lo + 1) as usize, report })
 }
 
-fn check_code(v: u8, max: usize, what: impl Fn() -> String) -> Result<()> {
-    if v == 0 || v as usize > max {
-        return Err(Error::Data(format!("{} is {v}, expected 1–{max}", what())));
-    }
-    Ok(())
-}
+/// What is wrong with one row: `(column, message)`.
+pub(crate) type CellProblem = (&'static str, String);
 
-/// Reads a raw CSV into typed rows; a bad cell is reported with file, line and column.
-fn read_rows<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
+/// Reads a CSV with a header into typed rows, checking each with `check`; a cell that does not
+/// parse or does not pass is reported with file, line and column.
+pub(crate) fn read_rows<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    check: impl Fn(&T) -> std::result::Result<(), CellProblem>,
+) -> Result<Vec<T>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut rdr = csv::Reader::from_reader(std::io::BufReader::new(file));
     let header = rdr.headers().map_err(|e| Error::Format { file: path.to_path_buf(), message: e.to_string() })?.clone();
     let mut rows = Vec::new();
-    for rec in rdr.deserialize() {
-        rows.push(rec.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            match e.kind() {
-                csv::ErrorKind::Deserialize { err, .. } => Error::Cell {
-                    file: path.to_path_buf(),
-                    line,
-                    column: err.field().and_then(|f| header.get(f as usize)).unwrap_or("?").to_string(),
-                    message: err.kind().to_string(),
-                },
-                _ => Error::Row { file: path.to_path_buf(), line, message: e.to_string() },
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| Error::Row {
+            file: path.to_path_buf(),
+            line: e.position().map_or(0, |p| p.line()),
+            message: e.to_string(),
+        })?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let cell = |column: &str, message: String| Error::Cell {
+            file: path.to_path_buf(),
+            line,
+            column: column.into(),
+            message,
+        };
+        let row: T = rec.deserialize(Some(&header)).map_err(|e| match e.kind() {
+            csv::ErrorKind::Deserialize { err, .. } => {
+                cell(err.field().and_then(|f| header.get(f as usize)).unwrap_or("?"), err.kind().to_string())
             }
-        })?);
+            _ => Error::Row { file: path.to_path_buf(), line, message: e.to_string() },
+        })?;
+        check(&row).map_err(|(column, message)| cell(column, message))?;
+        rows.push(row);
     }
     Ok(rows)
 }
 
-/// Reads the raw sessions table, checking types, codes and dates cell by cell.
+/// Reads the raw sessions table, checking types, codes and dates cell by cell ([`RawSession::check`]).
 pub fn read_sessions(path: impl AsRef<Path>) -> Result<Vec<RawSession>> {
-    let path = path.as_ref();
-    let rows: Vec<RawSession> = read_rows(path)?;
-    for (i, s) in rows.iter().enumerate() {
-        let cell = |column: &str, message: String| Error::Cell {
-            file: path.to_path_buf(),
-            line: i as u64 + 2,
-            column: column.into(),
-            message,
-        };
-        parse_datetime(&s.dt).map_err(|m| cell("dt", m))?;
-        if !(1..=CATEGORIES as u8).contains(&s.category) {
-            return Err(cell("category", format!("expected 1–{CATEGORIES}, found {}", s.category)));
-        }
-        if !(1..=EVENT_TYPES as u8).contains(&s.event2) {
-            return Err(cell("event2", format!("expected 1–{EVENT_TYPES}, found {}", s.event2)));
-        }
-    }
-    Ok(rows)
+    read_rows(path.as_ref(), |s: &RawSession| s.check().map(drop))
 }
 
-/// Reads the raw orders table, checking types, codes and dates cell by cell.
+/// Reads the raw orders table, checking types, codes and dates cell by cell ([`RawOrder::check`]).
 pub fn read_orders(path: impl AsRef<Path>) -> Result<Vec<RawOrder>> {
-    let path = path.as_ref();
-    let rows: Vec<RawOrder> = read_rows(path)?;
-    for (i, o) in rows.iter().enumerate() {
-        let cell = |column: &str, message: String| Error::Cell {
-            file: path.to_path_buf(),
-            line: i as u64 + 2,
-            column: column.into(),
-            message,
-        };
-        parse_datetime(&o.orderdate).map_err(|m| cell("orderdate", m))?;
-        if !(1..=CATEGORIES as u8).contains(&o.prodcat1) {
-            return Err(cell("prodcat1", format!("expected 1–{CATEGORIES}, found {}", o.prodcat1)));
-        }
-        if o.prodcat2 / 10 != o.prodcat1 as u16 {
-            return Err(cell("prodcat2", format!("{} is not a subcategory of prodcat1 {}", o.prodcat2, o.prodcat1)));
-        }
-        if !o.revenue.is_finite() {
-            return Err(cell("revenue", format!("expected a number, found {}", o.revenue)));
-        }
-    }
-    Ok(rows)
+    read_rows(path.as_ref(), |o: &RawOrder| o.check().map(drop))
 }
 
 /// Reads [`SESSIONS_FILE`] and [`ORDERS_FILE`] from `dir` and cleans them.

@@ -197,11 +197,7 @@ impl ModellingFile {
 
     /// Share of rows with each category ordered.
     pub fn prevalence(&self) -> Vec<f64> {
-        self.targets
-            .columns()
-            .into_iter()
-            .map(|c| c.iter().map(|&v| v as f64).sum::<f64>() / self.len() as f64)
-            .collect()
+        crate::dataset::column_means(&self.targets)
     }
 
     /// Splits the rows by customer (all months of a customer in one part), seeded: shares of

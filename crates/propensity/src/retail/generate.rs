@@ -474,20 +474,25 @@ fn dirichlet<const N: usize>(rng: &mut StdRng, alpha: &[f64; N]) -> [f64; N] {
     out.map(|v| v / sum)
 }
 
+/// A row of [`SEGMENTS_FILE`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SegmentRow {
+    pub(crate) custno: u64,
+    pub(crate) segment: usize,
+    pub(crate) name: String,
+}
+
 /// Writes the raw tables and the ground truth into `dir` (created if missing), each file
 /// atomically: [`SESSIONS_FILE`], [`ORDERS_FILE`], [`SEGMENTS_FILE`], [`PROBABILITIES_FILE`].
 pub fn write(dir: &Path, g: &Generated) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     write_csv(&dir.join(SESSIONS_FILE), &g.sessions)?;
     write_csv(&dir.join(ORDERS_FILE), &g.orders)?;
-    #[derive(Serialize)]
-    struct SegmentRow<'a> {
-        custno: u64,
-        segment: usize,
-        name: &'a str,
-    }
-    let seg: Vec<SegmentRow> =
-        g.segments.iter().map(|&(custno, s)| SegmentRow { custno, segment: s, name: SEGMENTS[s].name }).collect();
+    let seg: Vec<SegmentRow> = g
+        .segments
+        .iter()
+        .map(|&(custno, s)| SegmentRow { custno, segment: s, name: SEGMENTS[s].name.to_string() })
+        .collect();
     write_csv(&dir.join(SEGMENTS_FILE), &seg)?;
     let path = dir.join(PROBABILITIES_FILE);
     crate::io::write_atomic(&path, |w| {

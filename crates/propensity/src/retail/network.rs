@@ -91,37 +91,30 @@ impl Truth {
         Truth { probabilities: rows.iter().map(|r| ((r.custno, r.month.clone()), r.p)).collect() }
     }
 
-    /// Reads [`super::PROBABILITIES_FILE`].
+    /// Reads [`super::PROBABILITIES_FILE`]; every probability must be in [0, 1].
     pub fn read(path: impl AsRef<Path>) -> Result<Truth> {
-        let path = path.as_ref();
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut rdr = csv::Reader::from_reader(std::io::BufReader::new(file));
-        let mut probabilities = HashMap::new();
-        for rec in rdr.records() {
-            let rec = rec.map_err(|e| Error::Row {
-                file: path.to_path_buf(),
-                line: e.position().map_or(0, |p| p.line()),
-                message: e.to_string(),
-            })?;
-            let line = rec.position().map_or(0, |p| p.line());
-            let cell = |j: usize, name: &str| Error::Cell {
-                file: path.to_path_buf(),
-                line,
-                column: name.into(),
-                message: format!("expected a number, found {:?}", rec.get(j).unwrap_or("")),
-            };
-            let custno: u64 = rec.get(0).and_then(|v| v.parse().ok()).ok_or_else(|| cell(0, "custno"))?;
-            let month = rec.get(1).ok_or_else(|| cell(1, "month"))?.to_string();
-            let mut p = [0f32; CATEGORIES];
-            for (k, v) in p.iter_mut().enumerate() {
-                *v = rec
-                    .get(2 + k)
-                    .and_then(|v| v.parse().ok())
-                    .filter(|v: &f32| (0.0..=1.0).contains(v))
-                    .ok_or_else(|| cell(2 + k, &format!("p{}", k + 1)))?;
-            }
-            probabilities.insert((custno, month), p);
+        /// A row of the file, `p1`…`p6` as columns.
+        #[derive(Deserialize)]
+        struct Row {
+            custno: u64,
+            month: String,
+            p1: f32,
+            p2: f32,
+            p3: f32,
+            p4: f32,
+            p5: f32,
+            p6: f32,
         }
+        const COLUMNS: [&str; CATEGORIES] = ["p1", "p2", "p3", "p4", "p5", "p6"];
+        let rows: Vec<Row> = super::clean::read_rows(path.as_ref(), |r: &Row| {
+            let p = [r.p1, r.p2, r.p3, r.p4, r.p5, r.p6];
+            match p.iter().position(|v| !(0.0..=1.0).contains(v)) {
+                Some(k) => Err((COLUMNS[k], format!("expected a probability in [0, 1], found {}", p[k]))),
+                None => Ok(()),
+            }
+        })?;
+        let probabilities =
+            rows.into_iter().map(|r| ((r.custno, r.month), [r.p1, r.p2, r.p3, r.p4, r.p5, r.p6])).collect();
         Ok(Truth { probabilities })
     }
 
@@ -225,19 +218,10 @@ impl CategoryReport {
         let test = &prepared.test;
         let proba = model.predict_proba(test.inputs())?.mapv(|v| v as f64);
         let targets = test.targets();
-        let prevalence: Vec<f64> =
-            targets.columns().into_iter().map(|c| c.iter().map(|&v| v as f64).sum::<f64>() / c.len() as f64).collect();
-        let train_prevalence: Vec<f64> = prepared
-            .train
-            .targets()
-            .columns()
-            .into_iter()
-            .map(|c| c.iter().map(|&v| v as f64).sum::<f64>() / c.len() as f64)
-            .collect();
-        let baseline = history_baseline(file, &prepared.test_rows, &train_prevalence);
+        let baseline = history_baseline(file, &prepared.test_rows, &prepared.train.target_means());
         Ok(CategoryReport {
             rows: test.len(),
-            prevalence,
+            prevalence: test.target_means(),
             model: Scores::of(&proba, targets)?,
             baseline: Scores::of(&baseline, targets)?,
             oracle: truth

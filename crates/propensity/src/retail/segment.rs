@@ -224,14 +224,16 @@ pub fn segment(profiles: &Profiles, cfg: &SegmentConfig) -> Result<Segmentation>
     let embedding = fitted.model.embed(all.inputs())?.mapv(|v| v as f64);
     let mut choices = Vec::new();
     let mut by_k = Vec::new();
-    for k in cfg.k_min..=cfg.k_max.max(cfg.k.unwrap_or(0)) {
+    // the tried range always holds a requested k, also one outside k_min..=k_max
+    let (lo, hi) = cfg.k.map_or((cfg.k_min, cfg.k_max), |k| (cfg.k_min.min(k), cfg.k_max.max(k)));
+    for k in lo..=hi {
         let (labels, inertia) = kmeans(&embedding, k, cfg.kmeans_runs, cfg.seed)?;
         let silhouette = silhouette(&embedding, &labels, cfg.silhouette_sample, cfg.seed)?;
         choices.push(KChoice { k, inertia, silhouette });
         by_k.push(labels);
     }
     let best = match cfg.k {
-        Some(k) => k - cfg.k_min,
+        Some(k) => k - lo,
         None => (0..choices.len())
             .max_by(|&a, &b| choices[a].silhouette.total_cmp(&choices[b].silhouette))
             .expect("k range"),
@@ -400,26 +402,6 @@ pub fn agreement(custno: &[u64], labels: &[usize], known: &[(u64, usize)], group
 
 /// Reads the generator's [`super::SEGMENTS_FILE`]: `(custno, segment)`.
 pub fn read_segments(path: impl AsRef<Path>) -> Result<Vec<(u64, usize)>> {
-    let path = path.as_ref();
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut rdr = csv::Reader::from_reader(std::io::BufReader::new(file));
-    let mut out = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| Error::Row {
-            file: path.to_path_buf(),
-            line: e.position().map_or(0, |p| p.line()),
-            message: e.to_string(),
-        })?;
-        let line = rec.position().map_or(0, |p| p.line());
-        let field = |j: usize, name: &str| -> Result<u64> {
-            rec.get(j).and_then(|v| v.trim().parse().ok()).ok_or_else(|| Error::Cell {
-                file: path.to_path_buf(),
-                line,
-                column: name.into(),
-                message: format!("expected a whole number, found {:?}", rec.get(j).unwrap_or("")),
-            })
-        };
-        out.push((field(0, "custno")?, field(1, "segment")? as usize));
-    }
-    Ok(out)
+    let rows: Vec<super::generate::SegmentRow> = super::clean::read_rows(path.as_ref(), |_| Ok(()))?;
+    Ok(rows.into_iter().map(|r| (r.custno, r.segment)).collect())
 }
