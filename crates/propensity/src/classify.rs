@@ -198,20 +198,8 @@ pub fn roc_auc(scores: &[f64], positive: &[bool]) -> Result<f64> {
     if n_pos == 0 || n_neg == 0 {
         return Err(Error::Data("ROC AUC needs both positive and negative rows".into()));
     }
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    // average ranks (1-based) over ties, then the rank-sum of the positives
-    let mut rank_sum = 0.0;
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
-            j += 1;
-        }
-        let avg_rank = (i + j) as f64 / 2.0 + 1.0;
-        rank_sum += order[i..=j].iter().filter(|&&r| positive[r]).count() as f64 * avg_rank;
-        i = j + 1;
-    }
+    let ranks = crate::ranking::average_ranks(scores);
+    let rank_sum: f64 = ranks.iter().zip(positive).filter(|(_, &p)| p).map(|(r, _)| r).sum();
     let (p, n) = (n_pos as f64, n_neg as f64);
     Ok((rank_sum - p * (p + 1.0) / 2.0) / (p * n))
 }

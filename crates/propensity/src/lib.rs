@@ -23,7 +23,9 @@
 #![warn(missing_docs)]
 
 pub mod audiobooks;
+pub mod calendar;
 pub mod calibration;
+pub mod cdnow;
 pub mod classify;
 pub mod dataset;
 pub mod display;
@@ -39,6 +41,7 @@ pub mod paths;
 pub mod plot;
 pub mod preprocess;
 pub mod quality;
+pub mod ranking;
 pub mod resample;
 pub mod retail;
 pub mod runs;

@@ -42,6 +42,12 @@ pub enum Preprocessing {
         /// Standardization of the 62 inputs, fitted on the training customers.
         scaler: FittedScaler,
     },
+    /// CDNOW churn: the 17 calibration features of a customer file
+    /// ([`crate::cdnow::Customers::write_csv`]), `log1p` and standardized.
+    Cdnow {
+        /// The input transform fitted on the training customers.
+        transform: crate::cdnow::models::InputTransform,
+    },
 }
 
 impl Preprocessing {
@@ -51,6 +57,7 @@ impl Preprocessing {
             Preprocessing::Audiobooks { .. } => "audiobooks",
             Preprocessing::Shopping { .. } => "shopping",
             Preprocessing::Retail { .. } => "retail",
+            Preprocessing::Cdnow { .. } => "cdnow",
         }
     }
 }
@@ -77,6 +84,11 @@ impl Preprocessing {
                  (retail::network::CategoryReport)"
                     .into(),
             )),
+            Preprocessing::Cdnow { transform } => {
+                let c = crate::cdnow::Customers::read_csv(path, crate::cdnow::Protocol::default())?;
+                let y = c.rows.iter().map(|r| usize::from(r.bought_in_holdout())).collect();
+                crate::Dataset::from_f64(&transform.transform(&c.features())?, y)
+            }
         }
     }
 
@@ -99,6 +111,9 @@ impl Preprocessing {
             }
             Preprocessing::Retail { .. } => {
                 crate::retail::features::input_names().into_iter().enumerate().map(|(i, n)| (n, vec![i])).collect()
+            }
+            Preprocessing::Cdnow { .. } => {
+                crate::cdnow::FEATURES.iter().enumerate().map(|(i, n)| (n.to_string(), vec![i])).collect()
             }
         }
     }

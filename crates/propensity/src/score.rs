@@ -12,6 +12,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Architecture, AudiobooksMlp, Model};
+use crate::cdnow::models::ChurnMlp;
 use crate::retail::network::CategoryNet;
 use crate::saved::{Preprocessing, SavedModel};
 use crate::shopping::ShoppingMlp;
@@ -52,6 +53,7 @@ enum RowEncoder {
     Audiobooks { review_fill: f64, mean: Vec<f64>, scale: Vec<f64> },
     Shopping { levels: Vec<Vec<String>>, mean: Vec<f64>, scale: Vec<f64> },
     Retail { mean: Vec<f64>, scale: Vec<f64> },
+    Cdnow { log1p: bool, mean: Vec<f64>, scale: Vec<f64> },
 }
 
 impl RowEncoder {
@@ -70,6 +72,11 @@ impl RowEncoder {
             Preprocessing::Retail { scaler } => {
                 RowEncoder::Retail { mean: scaler.mean.clone(), scale: scaler.scale.clone() }
             }
+            Preprocessing::Cdnow { transform } => RowEncoder::Cdnow {
+                log1p: transform.log1p,
+                mean: transform.scaler.mean.clone(),
+                scale: transform.scaler.scale.clone(),
+            },
         }
     }
 
@@ -78,7 +85,8 @@ impl RowEncoder {
         match self {
             RowEncoder::Audiobooks { mean, .. }
             | RowEncoder::Shopping { mean, .. }
-            | RowEncoder::Retail { mean, .. } => mean.len(),
+            | RowEncoder::Retail { mean, .. }
+            | RowEncoder::Cdnow { mean, .. } => mean.len(),
         }
     }
 
@@ -94,6 +102,7 @@ impl RowEncoder {
                 .chain(crate::retail::features::input_names())
                 .chain(crate::retail::features::target_names())
                 .collect(),
+            RowEncoder::Cdnow { .. } => crate::cdnow::Customers::csv_header().iter().map(|s| s.to_string()).collect(),
         }
     }
 
@@ -101,6 +110,7 @@ impl RowEncoder {
     fn target_columns(&self) -> usize {
         match self {
             RowEncoder::Retail { .. } => crate::retail::CATEGORIES,
+            RowEncoder::Cdnow { .. } => crate::cdnow::TARGETS.len(),
             _ => 1,
         }
     }
@@ -164,6 +174,21 @@ impl RowEncoder {
                 }
                 Ok(format!("{}:{}", rec.get(0).unwrap_or("").trim(), rec.get(1).unwrap_or("").trim()))
             }
+            RowEncoder::Cdnow { log1p, mean, scale } => {
+                for j in 0..mean.len() {
+                    let v = num(1 + j)?;
+                    let v = if *log1p {
+                        if v < 0.0 {
+                            return Err(format!("column `{}`: expected a number ≥ 0, found {v}", names[1 + j]));
+                        }
+                        v.ln_1p()
+                    } else {
+                        v
+                    };
+                    out.push(((v - mean[j]) / scale[j]) as f32);
+                }
+                Ok(rec.get(0).unwrap_or("").trim().to_string())
+            }
         })();
         if result.is_err() {
             out.truncate(start);
@@ -187,6 +212,7 @@ pub fn score_csv(
         AudiobooksMlp::NAME => run::<AudiobooksMlp>(&saved, model_path, input, output, options, progress),
         ShoppingMlp::NAME => run::<ShoppingMlp>(&saved, model_path, input, output, options, progress),
         CategoryNet::NAME => run::<CategoryNet>(&saved, model_path, input, output, options, progress),
+        ChurnMlp::NAME => run::<ChurnMlp>(&saved, model_path, input, output, options, progress),
         other => {
             Err(Error::Model { file: model_path.to_path_buf(), message: format!("no scorer for architecture {other}") })
         }

@@ -1,0 +1,99 @@
+//! CDNOW churn and lifetime value on the bundled data, against the Python peers
+//! (`../shared/anchors/clv/t1_clv_cdnow.py`: lifetimes 0.11.3 and scikit-learn, same protocol).
+
+use propensity::cdnow::btyd::Btyd;
+use propensity::cdnow::models::{churn_out_of_fold, spend_out_of_fold, ChurnConfig, SpendConfig};
+use propensity::cdnow::{self, Customers};
+use propensity::ranking::{BinaryScores, RegressionScores};
+
+fn customers() -> Customers {
+    cdnow::load_default().unwrap()
+}
+
+/// Relative difference, for "to 4 significant digits".
+fn rel(a: f64, b: f64) -> f64 {
+    ((a - b) / b).abs()
+}
+
+#[test]
+fn protocol_counts_match_the_peer() {
+    let c = customers();
+    // peer: 23,570 customers, sum of calibration frequency 24,337, 29.94 % buy in the holdout
+    assert_eq!(c.len(), 23_570);
+    assert_eq!(c.column(|r| r.frequency).iter().sum::<f64>(), 24_337.0);
+    let buyers = c.rows.iter().filter(|r| r.bought_in_holdout()).count();
+    assert!((buyers as f64 / c.len() as f64 - 0.2994).abs() < 5e-5, "{buyers}");
+    assert_eq!(c.protocol.holdout_weeks(), 39.0);
+}
+
+#[test]
+fn bgnbd_and_gamma_gamma_reproduce_the_published_fit() {
+    let b = Btyd::fit(&customers()).unwrap();
+    let p = b.bgnbd.params;
+    // lifetimes 0.11.3 BetaGeoFitter on the same 23,570 customers (weeks)
+    for (got, want) in [(p.r, 0.251624), (p.alpha, 4.788945), (p.a, 0.723433), (p.b, 2.161087)] {
+        assert!(rel(got, want) < 5e-5, "BG/NBD {p:?}");
+    }
+    assert!((b.bgnbd.log_likelihood - -95_368.444).abs() < 1e-3, "{}", b.bgnbd.log_likelihood);
+    let g = b.gamma_gamma.params;
+    // lifetimes 0.11.3 GammaGammaFitter on the 9,450 repeaters with positive mean spend
+    assert_eq!(b.gamma_gamma_customers, 9_450);
+    for (got, want) in [(g.p, 6.275359), (g.q, 3.624450), (g.v, 14.983689)] {
+        assert!(rel(got, want) < 5e-5, "Gamma-Gamma {g:?}");
+    }
+}
+
+#[test]
+fn bgnbd_holdout_predictions_score_as_the_peer() {
+    let c = customers();
+    let b = Btyd::fit(&c).unwrap();
+    let ids: Vec<u64> = c.ids().into_iter().map(u64::from).collect();
+    let spend = RegressionScores::of(&c.column(|r| r.spend_holdout), &b.expected_spend, &ids).unwrap();
+    // peer (lifetimes): RMSE 92.9, MAE 32.7, Spearman 0.421, top-decile share 0.516
+    assert!((spend.rmse - 92.9).abs() < 0.05, "{spend:?}");
+    assert!((spend.mae - 32.7).abs() < 0.05, "{spend:?}");
+    assert!((spend.spearman - 0.421).abs() < 5e-4, "{spend:?}");
+    assert!((spend.top_decile_share - 0.516).abs() < 5e-4, "{spend:?}");
+    let bought: Vec<bool> = c.rows.iter().map(|r| r.bought_in_holdout()).collect();
+    // peer: expected transactions as a buy score AUC 0.763; P(alive) 0.32 (not a churn score)
+    let tx = BinaryScores::of(&b.expected_transactions, &bought, &ids).unwrap();
+    assert!((tx.auc - 0.763).abs() < 5e-4, "{tx:?}");
+    let alive = BinaryScores::of(&b.p_alive, &bought, &ids).unwrap();
+    assert!((alive.auc - 0.32).abs() < 0.01, "{alive:?}");
+}
+
+#[test]
+fn churn_network_matches_the_best_peer_out_of_fold() {
+    let c = customers();
+    let cfg = ChurnConfig::default();
+    let oof = churn_out_of_fold(&c, &cfg).unwrap();
+    let s = oof.scores().unwrap();
+    // peers out of fold: MLP 0.769, gradient boosting 0.766, BG/NBD 0.763
+    assert!(s.auc > 0.765, "{s:?}");
+    assert!(s.top_decile_lift > 2.4, "{s:?}");
+    assert!(oof.predictions.iter().all(|p| (0.0..=1.0).contains(p)));
+    // the same seed gives the same numbers
+    assert_eq!(churn_out_of_fold(&c, &cfg).unwrap().predictions, oof.predictions);
+}
+
+#[test]
+fn spend_network_ranks_like_the_peers() {
+    let c = customers();
+    let oof = spend_out_of_fold(&c, &SpendConfig::default()).unwrap();
+    let s = oof.regression().unwrap();
+    // peers: gradient boosting RMSE 102.6, Spearman 0.442-0.445; BG/NBD x Gamma-Gamma 92.9 / 0.421 / 0.516
+    assert!(s.rmse < 110.0 && s.spearman > 0.40 && s.top_decile_share > 0.49, "{s:?}");
+    assert!(oof.predictions.iter().all(|p| *p >= 0.0));
+}
+
+#[test]
+fn a_bad_line_is_reported_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.txt");
+    std::fs::write(&p, "customer_id date number_of_cds dollar_value\n 00001 19970101 1 11.77\n 00002 19970112 x 12.00\n")
+        .unwrap();
+    let e = cdnow::read(&p).unwrap_err();
+    assert!(matches!(e, propensity::Error::Cell { line: 3, ref column, .. } if column == "number_of_cds"), "{e}");
+    std::fs::write(&p, "id date cds dollars\n").unwrap();
+    assert!(matches!(cdnow::read(&p).unwrap_err(), propensity::Error::Format { .. }));
+}
