@@ -51,6 +51,7 @@ pub mod shopping;
 pub mod synth;
 pub mod table;
 pub mod train;
+pub mod tree;
 
 pub use dataset::Dataset;
 pub use error::{Error, Result};

@@ -19,7 +19,7 @@
 
 pub mod btyd;
 pub mod models;
-//S pub mod segments;
+pub mod segments;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
