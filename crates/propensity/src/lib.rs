@@ -27,6 +27,7 @@ pub mod calendar;
 pub mod calibration;
 pub mod cdnow;
 pub mod classify;
+pub mod clickstream;
 pub mod dataset;
 pub mod display;
 pub mod encode;

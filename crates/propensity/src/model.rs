@@ -69,6 +69,23 @@ pub trait Architecture: 'static {
     }
 }
 
+/// Declares a marker type implementing [`Architecture`] for a dfdx layer tuple.
+macro_rules! architecture {
+    ($(#[$doc:meta])* $name:ident, $tag:literal, $in:expr, $out:literal, $layers:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+        impl $crate::model::Architecture for $name {
+            const NAME: &'static str = $tag;
+            type In = dfdx::prelude::Const<$in>;
+            type Out = dfdx::prelude::Const<$out>;
+            type Layers = $layers;
+            type Net = <$layers as dfdx::prelude::BuildOnDevice<$crate::model::Device, f32>>::Built;
+        }
+    };
+}
+pub(crate) use architecture;
+
 /// The Audiobooks network: 10 inputs → Dense(50, relu) → Dense(50, relu) → Dense(2) (softmax is
 /// applied by the loss and by [`Model::predict_proba`]). 3,202 parameters, as in Keras (550 + 2,550 + 102).
 #[derive(Debug, Clone, Copy)]

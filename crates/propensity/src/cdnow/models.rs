@@ -17,7 +17,6 @@
 use std::time::Instant;
 
 use dfdx::nn::builders::ReLU;
-use dfdx::prelude::{BuildOnDevice, Const};
 use ndarray::{Array2, Axis};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -27,7 +26,7 @@ use super::{Customers, FEATURES};
 use crate::dataset::DenseDataset;
 use crate::layers::Dense;
 use crate::losses::DenseLoss;
-use crate::model::{Architecture, Device, Model};
+use crate::model::{architecture, Architecture, Model};
 use crate::preprocess::{FittedScaler, StandardScaler};
 use crate::ranking::{BinaryScores, RegressionScores};
 use crate::saved::{ModelCard, Preprocessing, SavedModel};
@@ -37,41 +36,26 @@ use crate::{Dataset, Error, Result};
 /// Number of model inputs.
 pub const INPUTS: usize = FEATURES.len();
 
-macro_rules! architecture {
-    ($(#[$doc:meta])* $name:ident, $tag:literal, $out:literal, $layers:ty) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy)]
-        pub struct $name;
-        impl Architecture for $name {
-            const NAME: &'static str = $tag;
-            type In = Const<INPUTS>;
-            type Out = Const<$out>;
-            type Layers = $layers;
-            type Net = <$layers as BuildOnDevice<Device, f32>>::Built;
-        }
-    };
-}
-
 architecture!(
     /// Churn MLP 17 → 32 → 16 → 2 (scikit-learn's `MLPClassifier(hidden_layer_sizes=(32, 16))` peer).
-    ChurnMlp, "cdnow-churn-17-32-16-2", 2, ((Dense<INPUTS, 32>, ReLU), (Dense<32, 16>, ReLU), Dense<16, 2>)
+    ChurnMlp, "cdnow-churn-17-32-16-2", INPUTS, 2, ((Dense<INPUTS, 32>, ReLU), (Dense<32, 16>, ReLU), Dense<16, 2>)
 );
 architecture!(
     /// Wider churn MLP 17 → 64 → 32 → 2.
-    ChurnWide, "cdnow-churn-17-64-32-2", 2, ((Dense<INPUTS, 64>, ReLU), (Dense<64, 32>, ReLU), Dense<32, 2>)
+    ChurnWide, "cdnow-churn-17-64-32-2", INPUTS, 2, ((Dense<INPUTS, 64>, ReLU), (Dense<64, 32>, ReLU), Dense<32, 2>)
 );
 architecture!(
     /// One hidden layer 17 → 16 → 2.
-    ChurnSmall, "cdnow-churn-17-16-2", 2, ((Dense<INPUTS, 16>, ReLU), Dense<16, 2>)
+    ChurnSmall, "cdnow-churn-17-16-2", INPUTS, 2, ((Dense<INPUTS, 16>, ReLU), Dense<16, 2>)
 );
 architecture!(
     /// Logistic regression as a network: 17 → 2 with softmax.
-    ChurnLogistic, "cdnow-churn-17-2", 2, Dense<INPUTS, 2>
+    ChurnLogistic, "cdnow-churn-17-2", INPUTS, 2, Dense<INPUTS, 2>
 );
 architecture!(
     /// Holdout-spend regressor 17 → 32 → 16 → 1 (MSE on the standardized spend; scikit-learn's
     /// `MLPRegressor(hidden_layer_sizes=(32, 16))` in a `TransformedTargetRegressor` peer).
-    SpendMlp, "cdnow-spend-17-32-16-1", 1, ((Dense<INPUTS, 32>, ReLU), (Dense<32, 16>, ReLU), Dense<16, 1>)
+    SpendMlp, "cdnow-spend-17-32-16-1", INPUTS, 1, ((Dense<INPUTS, 32>, ReLU), (Dense<32, 16>, ReLU), Dense<16, 1>)
 );
 
 /// The churn architectures the tuner chooses from.
