@@ -30,6 +30,7 @@ pub mod classify;
 pub mod clickstream;
 pub mod dataset;
 pub mod display;
+pub mod eda;
 pub mod encode;
 mod error;
 pub mod importance;

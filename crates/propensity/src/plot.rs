@@ -661,3 +661,56 @@ pub fn digraph(title: &str, nodes: &[String], sizes: &[f64], edges: &[(usize, us
         Ok(())
     })
 }
+
+/// Small histograms, one panel per column, in a grid of `per_row` panels (`bins` equal-width bins
+/// between each column's min and max).
+///
+/// ```
+/// let svg = propensity::plot::histograms("Distributions", &[("a".into(), vec![1.0, 2.0, 2.0, 3.0])], 3, 10).unwrap();
+/// assert!(svg.as_str().contains("Distributions") && svg.as_str().matches("<rect").count() >= 10);
+/// ```
+pub fn histograms(title: &str, columns: &[(String, Vec<f64>)], per_row: usize, bins: usize) -> Result<Svg> {
+    if columns.is_empty() || per_row == 0 || bins == 0 {
+        return Err(Error::Plot(format!("{title}: nothing to draw")));
+    }
+    let grid_rows = columns.len().div_ceil(per_row);
+    let (pw, ph) = (260u32, 170u32);
+    render((pw * per_row as u32, 40 + ph * grid_rows as u32), |root| {
+        let (head, body) = root.split_vertically(40);
+        head.titled(title, ("sans-serif", 18)).map_err(plot_err)?;
+        let panels = body.split_evenly((grid_rows, per_row));
+        for ((name, values), area) in columns.iter().zip(panels.iter()) {
+            let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (lo.min(0.0), lo.max(0.0) + 1.0) };
+            let width = (hi - lo) / bins as f64;
+            let mut counts = vec![0.0; bins];
+            for v in values.iter().filter(|v| v.is_finite()) {
+                counts[(((v - lo) / width) as usize).min(bins - 1)] += 1.0;
+            }
+            let top = counts.iter().copied().fold(1.0, f64::max);
+            let mut chart = ChartBuilder::on(area)
+                .caption(name, ("sans-serif", 13))
+                .margin(6)
+                .x_label_area_size(22)
+                .y_label_area_size(40)
+                .build_cartesian_2d(lo..hi, 0.0..top * 1.05)
+                .map_err(plot_err)?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_labels(4)
+                .y_labels(3)
+                .label_style(("sans-serif", 10))
+                .draw()
+                .map_err(plot_err)?;
+            chart
+                .draw_series(counts.iter().enumerate().map(|(i, &c)| {
+                    let x = lo + i as f64 * width;
+                    Rectangle::new([(x, 0.0), (x + width, c)], RGBColor(33, 102, 172).mix(0.8).filled())
+                }))
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    })
+}
