@@ -12,7 +12,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Architecture, AudiobooksMlp, Model};
-use crate::cdnow::models::ChurnMlp;
+use crate::cdnow::models::{ChurnLogistic, ChurnMlp, ChurnSmall, ChurnWide};
 use crate::retail::network::CategoryNet;
 use crate::saved::{Preprocessing, SavedModel};
 use crate::shopping::ShoppingMlp;
@@ -213,6 +213,9 @@ pub fn score_csv(
         ShoppingMlp::NAME => run::<ShoppingMlp>(&saved, model_path, input, output, options, progress),
         CategoryNet::NAME => run::<CategoryNet>(&saved, model_path, input, output, options, progress),
         ChurnMlp::NAME => run::<ChurnMlp>(&saved, model_path, input, output, options, progress),
+        ChurnWide::NAME => run::<ChurnWide>(&saved, model_path, input, output, options, progress),
+        ChurnSmall::NAME => run::<ChurnSmall>(&saved, model_path, input, output, options, progress),
+        ChurnLogistic::NAME => run::<ChurnLogistic>(&saved, model_path, input, output, options, progress),
         other => {
             Err(Error::Model { file: model_path.to_path_buf(), message: format!("no scorer for architecture {other}") })
         }

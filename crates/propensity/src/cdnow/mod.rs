@@ -20,6 +20,7 @@
 pub mod btyd;
 pub mod models;
 pub mod segments;
+pub mod tune;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};

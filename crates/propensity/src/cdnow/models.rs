@@ -129,7 +129,8 @@ impl InputTransform {
     }
 }
 
-/// The churn model's settings; defaults are the ones the tuner chose (see notebook 3.5).
+/// The churn model's settings. Defaults: the scikit-learn peer's 32-16 network on `log1p` inputs,
+/// 10 % of the training customers for early stopping; [`super::tune`] searches alternatives.
 ///
 /// ```
 /// use propensity::cdnow::models::ChurnConfig;
@@ -385,16 +386,24 @@ pub fn train_churn_model(
     metrics: serde_json::Value,
 ) -> Result<(SavedModel, History)> {
     cfg.check()?;
-    if cfg.architecture != ChurnArchitecture::Mlp32x16 {
-        return Err(Error::Config {
-            field: "architecture",
-            message: "the saved churn model is the 17-32-16-2 network; tune others with churn_cross_validate".into(),
-        });
+    match cfg.architecture {
+        ChurnArchitecture::Mlp32x16 => final_model::<ChurnMlp>(customers, cfg, data_file, metrics),
+        ChurnArchitecture::Mlp64x32 => final_model::<ChurnWide>(customers, cfg, data_file, metrics),
+        ChurnArchitecture::Mlp16 => final_model::<ChurnSmall>(customers, cfg, data_file, metrics),
+        ChurnArchitecture::Logistic => final_model::<ChurnLogistic>(customers, cfg, data_file, metrics),
     }
+}
+
+fn final_model<A: Architecture>(
+    customers: &Customers,
+    cfg: &ChurnConfig,
+    data_file: &std::path::Path,
+    metrics: serde_json::Value,
+) -> Result<(SavedModel, History)> {
     let x = customers.features();
     let bought: Vec<usize> = customers.rows.iter().map(|c| usize::from(c.bought_in_holdout())).collect();
     let r = fold_rows(&vec![1; customers.len()], 0, cfg.validation_share, cfg.train.seed);
-    let (model, transform, history) = train_churn::<ChurnMlp>(&x, &bought, &r.fit, &r.validation, cfg)?;
+    let (model, transform, history) = train_churn::<A>(&x, &bought, &r.fit, &r.validation, cfg)?;
     let card = ModelCard::new(data_file, &cfg.train, metrics)?;
     let pre = Preprocessing::Cdnow { transform };
     Ok((SavedModel::new(&model, CLASSES.iter().map(|s| s.to_string()).collect(), pre, card), history))
