@@ -7,7 +7,8 @@ use anyhow::{bail, Context, Result};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use propensity::calibration::{calibrate, calibration_table, reliability_plot};
 use propensity::importance::{accuracy_importance, importance_plot, importance_table};
-use propensity::model::{AudiobooksMlp, Model};
+use propensity::cdnow::models::{ChurnLogistic, ChurnMlp, ChurnSmall, ChurnWide};
+use propensity::model::{Architecture, AudiobooksMlp, Model};
 use propensity::runs::{read_records, records_plot, records_table, Interval};
 use propensity::saved::SavedModel;
 use propensity::score::{score_csv, ScoreOptions};
@@ -17,7 +18,7 @@ use crate::DatasetArg;
 
 #[derive(clap::Args)]
 pub struct ScoreArgs {
-    /// A model.json written by `propensity audiobooks` or `propensity shopping`.
+    /// A model.json written by `propensity audiobooks`, `shopping`, `retail train` or `cdnow churn`.
     #[arg(long)]
     model: PathBuf,
     /// Customers to score: the training CSV's columns, target column optional.
@@ -73,7 +74,7 @@ pub fn score(args: ScoreArgs) -> Result<()> {
 
 #[derive(clap::Args)]
 pub struct ExplainArgs {
-    /// A model.json written by `propensity audiobooks` or `propensity shopping`.
+    /// A model.json written by `propensity audiobooks`, `shopping`, `retail train` or `cdnow churn`.
     #[arg(long)]
     model: PathBuf,
     /// Labelled rows: a raw CSV of the model's dataset (the saved preprocessing is applied), or
@@ -99,15 +100,19 @@ pub fn explain(args: ExplainArgs) -> Result<()> {
         saved.preprocessing.dataset_from_csv(&args.data)?
     };
     let groups = saved.preprocessing.feature_groups();
+    macro_rules! explain_with {
+        ($a:ty) => {{
+            let m: Model<$a> = saved.model(&args.model)?;
+            (accuracy_importance(&m, &data, &groups, args.repeats, args.seed)?, m.predict_proba(data.inputs())?)
+        }};
+    }
     let (importance, proba) = match saved.architecture.as_str() {
-        <AudiobooksMlp as propensity::model::Architecture>::NAME => {
-            let m: Model<AudiobooksMlp> = saved.model(&args.model)?;
-            (accuracy_importance(&m, &data, &groups, args.repeats, args.seed)?, m.predict_proba(data.inputs())?)
-        }
-        <ShoppingMlp as propensity::model::Architecture>::NAME => {
-            let m: Model<ShoppingMlp> = saved.model(&args.model)?;
-            (accuracy_importance(&m, &data, &groups, args.repeats, args.seed)?, m.predict_proba(data.inputs())?)
-        }
+        <AudiobooksMlp as Architecture>::NAME => explain_with!(AudiobooksMlp),
+        <ShoppingMlp as Architecture>::NAME => explain_with!(ShoppingMlp),
+        <ChurnMlp as Architecture>::NAME => explain_with!(ChurnMlp),
+        <ChurnWide as Architecture>::NAME => explain_with!(ChurnWide),
+        <ChurnSmall as Architecture>::NAME => explain_with!(ChurnSmall),
+        <ChurnLogistic as Architecture>::NAME => explain_with!(ChurnLogistic),
         other => bail!("no explainer for architecture {other}"),
     };
     println!(

@@ -2,6 +2,7 @@
 //! customer files with a saved model, explain and calibrate it, and keep a log of runs.
 
 mod audiobooks;
+mod cdnow;
 mod lifecycle;
 mod retail;
 mod shopping;
@@ -31,6 +32,16 @@ enum Command {
     /// seeded generated orders and sessions.
     #[command(subcommand)]
     Retail(retail::Command),
+    /// CDNOW transactions: churn, lifetime value (BG/NBD + Gamma-Gamma beside an MLP), KPI-supervised
+    /// segments and autotuning.
+    #[command(subcommand)]
+    Cdnow(cdnow::Command),
+    /// E-commerce clickstream: in-session conversion and user churn.
+    #[command(subcommand)]
+    Clickstream(cdnow::ClickCommand),
+    /// Automatic exploratory report of any CSV: types, missing values, duplicates, distributions,
+    /// outliers, correlations, target associations, class balance; one self-contained HTML file.
+    Eda(cdnow::EdaArgs),
     /// Score a CSV of customers with a saved model: per-class probabilities and the predicted
     /// class, streamed in batches, written atomically.
     Score(lifecycle::ScoreArgs),
@@ -86,6 +97,9 @@ fn main() -> Result<()> {
         Command::Audiobooks(args) => audiobooks::run(args),
         Command::Shopping(args) => shopping::run(args),
         Command::Retail(command) => retail::run(command),
+        Command::Cdnow(command) => cdnow::run(command),
+        Command::Clickstream(command) => cdnow::run_click(command),
+        Command::Eda(args) => cdnow::eda(args),
         Command::Score(args) => lifecycle::score(args),
         Command::Explain(args) => lifecycle::explain(args),
         Command::Runs(args) => lifecycle::runs(args),
