@@ -116,3 +116,71 @@ fn kpi_tree_segments_beat_kmeans_out_of_sample_with_no_tiny_segment() {
     // segments are numbered by mean KPI, highest first
     assert!(tree.segments.windows(2).all(|w| w[0].kpi_mean >= w[1].kpi_mean));
 }
+
+fn propensity(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_propensity")).args(args).output().expect("runs the binary")
+}
+
+#[test]
+fn cli_churn_model_is_saved_scored_and_tuned_config_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let run = propensity(&["cdnow", "churn", "--out", out]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("BG/NBD expected holdout purchases") && stdout.contains("0.763"), "{stdout}");
+    let scores = dir.path().join("scores.csv");
+    let model = dir.path().join("model.json");
+    let customer_file = dir.path().join("customers.csv");
+    let run = propensity(&["score", "--model", model.to_str().unwrap(), "--input", customer_file.to_str().unwrap(), "--output", scores.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let text = std::fs::read_to_string(&scores).unwrap();
+    assert_eq!(text.lines().next(), Some("id,p_churned,p_active,predicted"));
+    assert_eq!(text.lines().count(), 23_570 + 1);
+    // the scorer's probabilities rank buyers as well as the model did out of fold (in-sample here)
+    let c = customers();
+    let p_active: Vec<f64> = text.lines().skip(1).map(|l| l.split(',').nth(2).unwrap().parse().unwrap()).collect();
+    let bought: Vec<bool> = c.rows.iter().map(|r| r.bought_in_holdout()).collect();
+    let auc = propensity::classify::roc_auc(&p_active, &bought).unwrap();
+    assert!(auc > 0.76, "{auc}");
+    // a hand-written config is used; a bad one is refused before any work
+    let cfg = dir.path().join("cfg.json");
+    std::fs::write(&cfg, r#"{"architecture": "logistic", "train": {"max_epochs": 5}}"#).unwrap();
+    let run = propensity(&["cdnow", "churn", "--config", cfg.to_str().unwrap(), "--out", out]);
+    assert!(run.status.success() && String::from_utf8_lossy(&run.stdout).contains("cdnow-churn-17-2"));
+    std::fs::write(&cfg, r#"{"validation_share": 2.0}"#).unwrap();
+    let run = propensity(&["cdnow", "churn", "--config", cfg.to_str().unwrap(), "--out", out]);
+    assert!(!run.status.success() && String::from_utf8_lossy(&run.stderr).contains("validation_share"));
+}
+
+#[test]
+fn customer_file_round_trips_and_bad_cells_are_named() {
+    let c = customers();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.csv");
+    c.write_csv(&p).unwrap();
+    let back = Customers::read_csv(&p, c.protocol).unwrap();
+    assert_eq!(back.rows, c.rows);
+    let text = std::fs::read_to_string(&p).unwrap().replacen(",0,", ",-3,", 1);
+    std::fs::write(&p, text).unwrap();
+    let e = Customers::read_csv(&p, c.protocol).unwrap_err();
+    assert!(matches!(e, propensity::Error::Cell { line: 2, .. }), "{e}");
+}
+
+#[test]
+fn tuner_runs_seeded_and_saves_a_loadable_config() {
+    use propensity::cdnow::tune::{load_config, tune, Strategy, TuneConfig};
+    let c = customers();
+    let cfg = TuneConfig { strategy: Strategy::SuccessiveHalving { candidates: 4, eta: 2, rungs: 2 }, ..TuneConfig::default() };
+    let r = tune(&c, &cfg).unwrap();
+    // 4 candidates in rung 0, the best 2 in rung 1
+    assert_eq!(r.trials.iter().filter(|t| t.rung == 0).count(), 4);
+    assert_eq!(r.trials.iter().filter(|t| t.rung == 1).count(), 2);
+    assert!(r.trials.iter().filter(|t| t.rung == 0).all(|t| t.config.train.max_epochs == 100));
+    assert!(r.best_on_fold4.n == 4_714 && r.best_on_fold4.auc > 0.74, "{:?}", r.best_on_fold4);
+    let dir = tempfile::tempdir().unwrap();
+    r.save_best(dir.path().join("best.json")).unwrap();
+    assert_eq!(load_config(dir.path().join("best.json")).unwrap(), r.best);
+    let again = tune(&c, &cfg).unwrap();
+    assert_eq!(again.trials.iter().map(|t| t.cv.auc).collect::<Vec<_>>(), r.trials.iter().map(|t| t.cv.auc).collect::<Vec<_>>());
+}
