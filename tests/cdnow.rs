@@ -90,8 +90,11 @@ fn spend_network_ranks_like_the_peers() {
 fn a_bad_line_is_reported_with_its_place() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("c.txt");
-    std::fs::write(&p, "customer_id date number_of_cds dollar_value\n 00001 19970101 1 11.77\n 00002 19970112 x 12.00\n")
-        .unwrap();
+    std::fs::write(
+        &p,
+        "customer_id date number_of_cds dollar_value\n 00001 19970101 1 11.77\n 00002 19970112 x 12.00\n",
+    )
+    .unwrap();
     let e = cdnow::read(&p).unwrap_err();
     assert!(matches!(e, propensity::Error::Cell { line: 3, ref column, .. } if column == "number_of_cds"), "{e}");
     std::fs::write(&p, "id date cds dollars\n").unwrap();
@@ -132,7 +135,15 @@ fn cli_churn_model_is_saved_scored_and_tuned_config_is_used() {
     let scores = dir.path().join("scores.csv");
     let model = dir.path().join("model.json");
     let customer_file = dir.path().join("customers.csv");
-    let run = propensity(&["score", "--model", model.to_str().unwrap(), "--input", customer_file.to_str().unwrap(), "--output", scores.to_str().unwrap()]);
+    let run = propensity(&[
+        "score",
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        customer_file.to_str().unwrap(),
+        "--output",
+        scores.to_str().unwrap(),
+    ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let text = std::fs::read_to_string(&scores).unwrap();
     assert_eq!(text.lines().next(), Some("id,p_churned,p_active,predicted"));
@@ -171,7 +182,10 @@ fn customer_file_round_trips_and_bad_cells_are_named() {
 fn tuner_runs_seeded_and_saves_a_loadable_config() {
     use propensity::cdnow::tune::{load_config, tune, Strategy, TuneConfig};
     let c = customers();
-    let cfg = TuneConfig { strategy: Strategy::SuccessiveHalving { candidates: 4, eta: 2, rungs: 2 }, ..TuneConfig::default() };
+    let cfg = TuneConfig {
+        strategy: Strategy::SuccessiveHalving { candidates: 4, eta: 2, rungs: 2 },
+        ..TuneConfig::default()
+    };
     let r = tune(&c, &cfg).unwrap();
     // 4 candidates in rung 0, the best 2 in rung 1
     assert_eq!(r.trials.iter().filter(|t| t.rung == 0).count(), 4);
@@ -182,5 +196,8 @@ fn tuner_runs_seeded_and_saves_a_loadable_config() {
     r.save_best(dir.path().join("best.json")).unwrap();
     assert_eq!(load_config(dir.path().join("best.json")).unwrap(), r.best);
     let again = tune(&c, &cfg).unwrap();
-    assert_eq!(again.trials.iter().map(|t| t.cv.auc).collect::<Vec<_>>(), r.trials.iter().map(|t| t.cv.auc).collect::<Vec<_>>());
+    assert_eq!(
+        again.trials.iter().map(|t| t.cv.auc).collect::<Vec<_>>(),
+        r.trials.iter().map(|t| t.cv.auc).collect::<Vec<_>>()
+    );
 }

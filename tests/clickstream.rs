@@ -56,18 +56,19 @@ fn a_bad_timestamp_names_line_and_column() {
 #[test]
 fn eda_profiles_the_audiobooks_file() {
     let path = propensity::paths::data_file(propensity::audiobooks::FILE).unwrap();
-    let eda = Eda::of_csv(&path, Some("Targets")).unwrap();
+    let eda = Eda::of_csv(&path, Some("Targets"), &[]).unwrap();
     assert_eq!((eda.rows, eda.columns.len()), (14_084, 12));
     let kind = |n: &str| eda.columns.iter().find(|c| c.name.trim() == n).unwrap().kind;
     assert_eq!((kind("Targets"), kind("Review"), kind("Price_avg")), (Kind::Binary, Kind::Binary, Kind::Numeric));
     // class balance: 2,237 buyers of 14,084 (the data's README)
     assert_eq!(eda.class_balance, vec![("0".to_string(), 11_847), ("1".to_string(), 2_237)]);
-    // ID is excluded from nothing by name, but the strongest association is a real behaviour column
-    assert!(eda.associations[0].value > 0.1 && eda.associations.len() == 11);
+    // ID (a distinct whole number per row) is recognised as an identifier and not ranked
+    assert_eq!(kind("ID"), Kind::Identifier);
+    assert!(eda.associations[0].value > 0.1 && eda.associations.len() == 10);
     let dir = tempfile::tempdir().unwrap();
     let html = dir.path().join("eda.html");
     eda.save_html(&html).unwrap();
     let text = std::fs::read_to_string(&html).unwrap();
     assert!(text.starts_with("<!DOCTYPE html>") && text.matches("<svg").count() == 4 && !text.contains("src=\"http"));
-    assert!(Eda::of_csv(&path, Some("nope")).is_err());
+    assert!(Eda::of_csv(&path, Some("nope"), &[]).is_err());
 }

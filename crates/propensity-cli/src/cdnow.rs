@@ -155,12 +155,16 @@ fn churn(args: ChurnArgs) -> Result<()> {
     let ours = oof.scores()?;
     let rows = vec![
         (format!("MLP {} (out of fold)", cfg.architecture.name()), ours),
-        ("BG/NBD expected holdout purchases".to_string(), BinaryScores::of(&btyd.expected_transactions, &bought, &ids(&c))?),
+        (
+            "BG/NBD expected holdout purchases".to_string(),
+            BinaryScores::of(&btyd.expected_transactions, &bought, &ids(&c))?,
+        ),
     ];
     println!("{}", binary_table("Who buys again in the 39-week holdout (AUC of churn = AUC of buying)", &rows));
     println!("peers (same folds): scikit-learn MLP 0.769, gradient boosting 0.766, BG/NBD 0.763");
     let metrics = serde_json::json!({ "out_of_fold": ours, "epochs_per_fold": oof.epochs });
-    let (saved, history) = step("train the final model on all customers", || train_churn_model(&c, &cfg, &file, metrics))?;
+    let (saved, history) =
+        step("train the final model on all customers", || train_churn_model(&c, &cfg, &file, metrics))?;
     saved.save(args.out.join("model.json"))?;
     history.save_json(args.out.join("history.json"))?;
     c.write_csv(args.out.join("customers.csv"))?;
@@ -192,7 +196,10 @@ fn ltv(out: &Path) -> Result<()> {
     let path = out.join("predictions.csv");
     propensity::io::write_atomic(&path, |w| {
         use std::io::Write;
-        writeln!(w, "customer_id,spend_holdout,bgnbd_expected_transactions,p_alive,gg_expected_value,bgnbd_gg_spend,mlp_spend")?;
+        writeln!(
+            w,
+            "customer_id,spend_holdout,bgnbd_expected_transactions,p_alive,gg_expected_value,bgnbd_gg_spend,mlp_spend"
+        )?;
         for (i, r) in c.rows.iter().enumerate() {
             writeln!(
                 w,
@@ -281,7 +288,9 @@ pub fn run_click(command: ClickCommand) -> Result<()> {
     let events = step(&format!("read {}", file.display()), || clickstream::read(&file))?;
     let cfg = ClickConfig::default();
     let (report, out, name) = match command {
-        ClickCommand::Conversion(a) => (step("train and test", || clickstream::conversion(&events, &cfg))?, a.out, "conversion.json"),
+        ClickCommand::Conversion(a) => {
+            (step("train and test", || clickstream::conversion(&events, &cfg))?, a.out, "conversion.json")
+        }
         ClickCommand::Churn(a) => (step("train and test", || clickstream::churn(&events, &cfg))?, a.out, "churn.json"),
     };
     println!("{}", report.table());
@@ -298,13 +307,20 @@ pub struct EdaArgs {
     /// The column to explain (associations, class balance).
     #[arg(long)]
     target: Option<String>,
+    /// Columns to profile but leave out of correlations and associations (other targets, ids);
+    /// repeatable.
+    #[arg(long)]
+    ignore: Vec<String>,
     /// Where to write the self-contained HTML report.
     #[arg(long, default_value = "out/eda.html")]
     out: PathBuf,
 }
 
 pub fn eda(args: EdaArgs) -> Result<()> {
-    let report = step(&format!("profile {}", args.input.display()), || Eda::of_csv(&args.input, args.target.as_deref()))?;
+    let report = step(&format!("profile {}", args.input.display()), || {
+        let ignore: Vec<&str> = args.ignore.iter().map(String::as_str).collect();
+        Eda::of_csv(&args.input, args.target.as_deref(), &ignore)
+    })?;
     println!("{}", report.column_table());
     for a in report.associations.iter().take(5) {
         println!("  {:<40} {} = {:.3}", a.column, a.measure, a.value);

@@ -66,7 +66,11 @@ pub fn parse_yyyymmdd(s: &str) -> Result<i64, String> {
     if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    let (y, m, d) = (s[..4].parse::<i32>().map_err(|_| bad())?, s[4..6].parse::<u32>().map_err(|_| bad())?, s[6..].parse::<u32>().map_err(|_| bad())?);
+    let (y, m, d) = (
+        s[..4].parse::<i32>().map_err(|_| bad())?,
+        s[4..6].parse::<u32>().map_err(|_| bad())?,
+        s[6..].parse::<u32>().map_err(|_| bad())?,
+    );
     if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
         return Err(format!("{s:?} is not a calendar date"));
     }

@@ -132,9 +132,13 @@ pub fn read(path: impl AsRef<Path>) -> Result<Vec<Event>> {
     for (i, rec) in reader.records().enumerate() {
         let line = i as u64 + 2;
         let rec = rec.map_err(|e| Error::Row { file: path.into(), line, message: e.to_string() })?;
-        let cell = |j: usize, message: String| Error::Cell { file: path.into(), line, column: COLUMNS[j].into(), message };
+        let cell =
+            |j: usize, message: String| Error::Cell { file: path.into(), line, column: COLUMNS[j].into(), message };
         let level = |j: usize, levels: &[&str]| -> Result<usize> {
-            levels.iter().position(|l| *l == &rec[j]).ok_or_else(|| cell(j, format!("expected one of {levels:?}, found {:?}", &rec[j])))
+            levels
+                .iter()
+                .position(|l| *l == &rec[j])
+                .ok_or_else(|| cell(j, format!("expected one of {levels:?}, found {:?}", &rec[j])))
         };
         let text = |j: usize| -> Result<String> {
             if rec[j].trim().is_empty() {
@@ -215,7 +219,9 @@ pub fn sessions(events: &[Event]) -> Vec<Session> {
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut out: Vec<Session> = Vec::new();
     let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by(|&a, &b| events[a].session.cmp(&events[b].session).then(events[a].time.cmp(&events[b].time)).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        events[a].session.cmp(&events[b].session).then(events[a].time.cmp(&events[b].time)).then(a.cmp(&b))
+    });
     for i in order {
         let e = &events[i];
         let k = *index.entry(&e.session).or_insert_with(|| {
@@ -288,7 +294,9 @@ fn day_seconds(field: &'static str, s: &str) -> Result<i64> {
 /// Names of the conversion inputs.
 pub fn conversion_inputs() -> Vec<String> {
     let mut v: Vec<String> = EVENTS.iter().filter(|e| **e != "purchase").map(|e| format!("n_{e}")).collect();
-    v.extend(["first_add_to_cart_pos", "log_prefix_seconds", "hour", "prior_sessions", "prior_purchases"].map(String::from));
+    v.extend(
+        ["first_add_to_cart_pos", "log_prefix_seconds", "hour", "prior_sessions", "prior_purchases"].map(String::from),
+    );
     v.extend(PLATFORMS.iter().map(|l| format!("platform={l}")));
     v.extend(CHANNELS.iter().map(|l| format!("channel={l}")));
     v.extend(LIFECYCLES.iter().map(|l| format!("lifecycle={l}")));
@@ -361,7 +369,8 @@ fn rows(features: Vec<Vec<f64>>, y: Vec<usize>, ids: Vec<String>, width: usize) 
     if features.is_empty() {
         return Err(Error::Data("no rows for this task".into()));
     }
-    let x = Array2::from_shape_vec((features.len(), width), features.concat()).map_err(|e| Error::Data(e.to_string()))?;
+    let x =
+        Array2::from_shape_vec((features.len(), width), features.concat()).map_err(|e| Error::Data(e.to_string()))?;
     Ok(Rows { x, y, ids })
 }
 
@@ -422,7 +431,8 @@ pub fn churn_rows(sessions: &[Session], cutoff: i64, window_days: i64) -> Result
         let first = before[0];
         let n = before.len() as f64;
         let purchases: Vec<i64> = before.iter().filter_map(|s| s.purchase_time()).filter(|&t| t < cutoff).collect();
-        let events: usize = before.iter().map(|s| s.events.iter().zip(&s.times).filter(|(_, &t)| t < cutoff).count()).sum();
+        let events: usize =
+            before.iter().map(|s| s.events.iter().zip(&s.times).filter(|(_, &t)| t < cutoff).count()).sum();
         let since_first = (cutoff - first.start()) as f64 / day;
         let mut f = vec![
             n,
@@ -438,7 +448,12 @@ pub fn churn_rows(sessions: &[Session], cutoff: i64, window_days: i64) -> Result
             f64::from(last.cohort),
         ];
         for k in 0..EVENTS.len() {
-            f.push(before.iter().map(|s| s.events.iter().zip(&s.times).filter(|(&e, &t)| e == k && t < cutoff).count()).sum::<usize>() as f64);
+            f.push(
+                before
+                    .iter()
+                    .map(|s| s.events.iter().zip(&s.times).filter(|(&e, &t)| e == k && t < cutoff).count())
+                    .sum::<usize>() as f64,
+            );
         }
         one_hot(&mut f, last.channel, CHANNELS.len());
         one_hot(&mut f, last.platform, PLATFORMS.len());
@@ -487,7 +502,9 @@ fn fit_eval<A: Architecture>(name: &str, train: &Rows, test: &Rows, cfg: &ClickC
     let (val, fit) = order.split_at(n_val);
     let scaler = StandardScaler::fit(&train.x.select(ndarray::Axis(0), fit))?;
     let set = |x: &Array2<f64>, y: Vec<usize>| -> Result<Dataset> { Dataset::from_f64(&scaler.transform(x)?, y) };
-    let pick = |r: &[usize]| -> Result<Dataset> { set(&train.x.select(ndarray::Axis(0), r), r.iter().map(|&i| train.y[i]).collect()) };
+    let pick = |r: &[usize]| -> Result<Dataset> {
+        set(&train.x.select(ndarray::Axis(0), r), r.iter().map(|&i| train.y[i]).collect())
+    };
     let start = std::time::Instant::now();
     let fitted = Trainer::new(cfg.train.clone())?.fit::<A>(&pick(fit)?, Some(&pick(val)?))?;
     let seconds = start.elapsed().as_secs_f64();
@@ -593,7 +610,15 @@ impl TaskReport {
         }
         for (name, auc, ap) in &self.peers {
             let ap = if ap.is_nan() { "—".to_string() } else { format!("{ap:.3}") };
-            t.push(vec![format!("peer: {name}"), format!("{auc:.3}"), "—".into(), ap, "—".into(), "—".into(), "—".into()]);
+            t.push(vec![
+                format!("peer: {name}"),
+                format!("{auc:.3}"),
+                "—".into(),
+                ap,
+                "—".into(),
+                "—".into(),
+                "—".into(),
+            ]);
         }
         t
     }

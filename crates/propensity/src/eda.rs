@@ -9,7 +9,7 @@
 //! let p = dir.path().join("t.csv");
 //! std::fs::write(&p, "age,city,spend,bought\n30,Oslo,10.5,1\n41,Rome,,0\n30,Oslo,10.5,1\n52,Oslo,99,1\n29,Rome,3,0\n").unwrap();
 //! let table = infer_csv(&p).unwrap();
-//! let eda = Eda::of(&table, Some("bought")).unwrap();
+//! let eda = Eda::of(&table, Some("bought"), &[]).unwrap();
 //! assert_eq!((eda.rows, eda.duplicate_rows), (5, 1));
 //! let spend = eda.columns.iter().find(|c| c.name == "spend").unwrap();
 //! assert_eq!((spend.missing, spend.kind), (1, propensity::eda::Kind::Numeric));
@@ -25,11 +25,18 @@ use crate::plot::Svg;
 use crate::table::{CategoricalColumn, Column, Table};
 use crate::{Error, Result};
 
-/// Reads any CSV with a header row, inferring each column's type: numeric when every non-empty
-/// cell is a finite number, otherwise categorical (text). Empty cells are missing.
+/// Reads any CSV with a header row (gzipped when the name ends in `.gz`), inferring each column's
+/// type: numeric when every non-empty cell is a finite number, otherwise categorical (text). Empty
+/// cells are missing.
 pub fn infer_csv(path: impl AsRef<Path>) -> Result<Table> {
     let path = path.as_ref();
-    let mut reader = csv::Reader::from_path(path).map_err(|e| Error::Format { file: path.into(), message: e.to_string() })?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let input: Box<dyn std::io::Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let mut reader = csv::Reader::from_reader(input);
     let names: Vec<String> = reader
         .headers()
         .map_err(|e| Error::Format { file: path.into(), message: e.to_string() })?
@@ -163,8 +170,7 @@ fn labels(table: &Table, name: &str) -> Option<Vec<Option<String>>> {
 
 /// Correlation ratio η of numeric `values` grouped by `groups` (rows with both present).
 fn correlation_ratio(values: &[Option<f64>], groups: &[Option<String>]) -> f64 {
-    let pairs: Vec<(f64, &str)> =
-        values.iter().zip(groups).filter_map(|(v, g)| Some(((*v)?, g.as_deref()?))).collect();
+    let pairs: Vec<(f64, &str)> = values.iter().zip(groups).filter_map(|(v, g)| Some(((*v)?, g.as_deref()?))).collect();
     let labels: Vec<usize> = {
         let mut names: Vec<&str> = pairs.iter().map(|p| p.1).collect();
         names.sort_unstable();
@@ -209,11 +215,12 @@ fn cramers_v(a: &[Option<String>], b: &[Option<String>]) -> f64 {
 
 impl Eda {
     /// Profiles `table`; with `target`, ranks the other columns by association with it and shows
-    /// its class balance when it is binary or categorical.
-    pub fn of(table: &Table, target: Option<&str>) -> Result<Eda> {
-        if let Some(t) = target {
-            if labels(table, t).is_none() {
-                return Err(Error::Data(format!("no column `{t}` in {}", table.source().display())));
+    /// its class balance when it is binary or categorical. Columns in `ignore` (other targets, say)
+    /// are profiled but left out of the correlations and associations.
+    pub fn of(table: &Table, target: Option<&str>, ignore: &[&str]) -> Result<Eda> {
+        for name in target.iter().chain(ignore) {
+            if labels(table, name).is_none() {
+                return Err(Error::Data(format!("no column `{name}` in {}", table.source().display())));
             }
         }
         let n = table.rows();
@@ -228,7 +235,11 @@ impl Eda {
             let iqr = q3 - q1;
             columns.push(ColumnProfile {
                 name: c.name.clone(),
-                kind: kind(distinct.len(), n, true),
+                kind: if distinct.len() == n && n >= 20 && v.iter().all(|x| x.fract() == 0.0) {
+                    Kind::Identifier // a distinct whole number per row: an id
+                } else {
+                    kind(distinct.len(), n, true)
+                },
                 missing: c.missing(),
                 distinct: distinct.len(),
                 stats: s.map(|s| [s.mean, s.std, s.min, quantile(&v, 0.5), s.max]),
@@ -250,7 +261,8 @@ impl Eda {
         }
         let features: Vec<&ColumnProfile> = columns
             .iter()
-            .filter(|c| matches!(c.kind, Kind::Numeric | Kind::Binary) && c.stats.is_some() && Some(c.name.as_str()) != target)
+            .filter(|c| matches!(c.kind, Kind::Numeric | Kind::Binary) && c.stats.is_some())
+            .filter(|c| Some(c.name.as_str()) != target && !ignore.contains(&c.name.as_str()))
             .collect();
         let correlation_names: Vec<String> = features.iter().map(|c| c.name.clone()).collect();
         let refs: Vec<&str> = correlation_names.iter().map(String::as_str).collect();
@@ -270,11 +282,18 @@ impl Eda {
             let tk = columns.iter().find(|c| c.name == t).map(|c| c.kind).expect("target checked");
             let t_labels = labels(table, t).expect("target checked");
             let t_numeric = table.column(t).filter(|_| tk == Kind::Numeric);
-            for c in columns.iter().filter(|c| c.name != t && !matches!(c.kind, Kind::Identifier | Kind::Constant)) {
+            let skip = |c: &ColumnProfile| {
+                c.name == t || ignore.contains(&c.name.as_str()) || matches!(c.kind, Kind::Identifier | Kind::Constant)
+            };
+            for c in columns.iter().filter(|c| !skip(c)) {
                 let (measure, value) = match (t_numeric, table.column(&c.name)) {
                     (Some(tc), Some(fc)) => ("|Pearson r|", pairwise_pearson(&tc.values, &fc.values).abs()),
-                    (Some(tc), None) => ("correlation ratio η", correlation_ratio(&tc.values, &labels(table, &c.name).expect("column"))),
-                    (None, Some(fc)) if c.kind == Kind::Numeric => ("correlation ratio η", correlation_ratio(&fc.values, &t_labels)),
+                    (Some(tc), None) => {
+                        ("correlation ratio η", correlation_ratio(&tc.values, &labels(table, &c.name).expect("column")))
+                    }
+                    (None, Some(fc)) if c.kind == Kind::Numeric => {
+                        ("correlation ratio η", correlation_ratio(&fc.values, &t_labels))
+                    }
                     (None, _) => ("Cramér's V", cramers_v(&labels(table, &c.name).expect("column"), &t_labels)),
                 };
                 associations.push(Association { column: c.name.clone(), measure: measure.into(), value });
@@ -289,7 +308,10 @@ impl Eda {
             }
         }
         Ok(Eda {
-            source: table.source().display().to_string(),
+            source: table
+                .source()
+                .file_name()
+                .map_or_else(|| table.source().display().to_string(), |f| f.to_string_lossy().into_owned()),
             rows: n,
             duplicate_rows: table.duplicate_rows().len(),
             columns,
@@ -302,16 +324,34 @@ impl Eda {
         })
     }
 
-    /// Reads `path` with [`infer_csv`] and profiles it.
-    pub fn of_csv(path: impl AsRef<Path>, target: Option<&str>) -> Result<Eda> {
-        Eda::of(&infer_csv(path)?, target)
+    /// Reads `path` with [`infer_csv`] and profiles it (see [`of`](Self::of)).
+    pub fn of_csv(path: impl AsRef<Path>, target: Option<&str>, ignore: &[&str]) -> Result<Eda> {
+        Eda::of(&infer_csv(path)?, target, ignore)
     }
 
     /// The column table.
     pub fn column_table(&self) -> HtmlTable {
         let mut t = HtmlTable::new(
-            &format!("{}: {} rows, {} columns, {} duplicate rows", self.source, self.rows, self.columns.len(), self.duplicate_rows),
-            &["column", "type", "missing", "distinct", "mean", "std", "min", "median", "max", "outliers (IQR)", "most frequent"],
+            &format!(
+                "{}: {} rows, {} columns, {} duplicate rows",
+                self.source,
+                self.rows,
+                self.columns.len(),
+                self.duplicate_rows
+            ),
+            &[
+                "column",
+                "type",
+                "missing",
+                "distinct",
+                "mean",
+                "std",
+                "min",
+                "median",
+                "max",
+                "outliers (IQR)",
+                "most frequent",
+            ],
         );
         for c in &self.columns {
             let mut row = vec![
@@ -449,10 +489,23 @@ mod tests {
         let mut values: Vec<Option<f64>> = (0..40).map(|i| Some(f64::from(i % 10))).collect();
         values.push(Some(1000.0));
         let t = Table::new("x", vec![Column { name: "v".into(), values }]).unwrap();
-        let e = Eda::of(&t, None).unwrap();
+        let e = Eda::of(&t, None, &[]).unwrap();
         assert_eq!((e.columns[0].outliers, e.columns[0].kind), (1, Kind::Numeric));
-        assert!(Eda::of(&t, Some("nope")).is_err());
+        assert!(Eda::of(&t, Some("nope"), &[]).is_err());
+        assert!(Eda::of(&t, None, &["nope"]).is_err());
         assert_eq!(kind(2, 100, true), Kind::Binary);
         assert_eq!(kind(95, 100, false), Kind::Identifier);
+    }
+
+    #[test]
+    fn a_text_only_file_is_profiled() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        std::fs::write(&p, "event,platform\nhome,web\nbuy,app\nhome,web\n").unwrap();
+        let e = Eda::of_csv(&p, Some("event"), &[]).unwrap();
+        assert_eq!((e.rows, e.duplicate_rows), (3, 1));
+        assert_eq!(e.class_balance, vec![("buy".to_string(), 1), ("home".to_string(), 2)]);
+        // platform determines event here: Cramér's V = 1 (hand calculation)
+        assert!((e.associations[0].value - 1.0).abs() < 1e-12);
     }
 }

@@ -194,7 +194,10 @@ impl RegressionScores {
     pub fn of(actual: &[f64], predicted: &[f64], ids: &[u64]) -> Result<RegressionScores> {
         check_lengths(actual.len(), predicted.len(), ids.len())?;
         if let Some(i) = (0..actual.len()).find(|&i| !(actual[i].is_finite() && predicted[i].is_finite())) {
-            return Err(Error::Data(format!("row {i}: actual {} and predicted {} must be finite", actual[i], predicted[i])));
+            return Err(Error::Data(format!(
+                "row {i}: actual {} and predicted {} must be finite",
+                actual[i], predicted[i]
+            )));
         }
         let n = actual.len() as f64;
         let err = actual.iter().zip(predicted).map(|(a, p)| a - p);

@@ -11,8 +11,8 @@ use std::time::Instant;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Architecture, AudiobooksMlp, Model};
 use crate::cdnow::models::{ChurnLogistic, ChurnMlp, ChurnSmall, ChurnWide};
+use crate::model::{Architecture, AudiobooksMlp, Model};
 use crate::retail::network::CategoryNet;
 use crate::saved::{Preprocessing, SavedModel};
 use crate::shopping::ShoppingMlp;

@@ -129,8 +129,15 @@ impl Table {
     ///     .with_categorical(vec![CategoricalColumn { name: "c".into(), values: vec![Some("a".into())] }])
     ///     .unwrap();
     /// assert_eq!(t.categorical_column("c").unwrap().counts(), vec![("a".to_string(), 1)]);
+    /// let text_only = Table::new("m", vec![]).unwrap()
+    ///     .with_categorical(vec![CategoricalColumn { name: "c".into(), values: vec![None, None] }]).unwrap();
+    /// assert_eq!(text_only.rows(), 2);
     /// ```
     pub fn with_categorical(mut self, columns: Vec<CategoricalColumn>) -> Result<Table> {
+        if self.columns.is_empty() && self.categorical.is_empty() {
+            // a table of text columns only takes its length from them
+            self.lines = (1..=columns.first().map_or(0, |c| c.values.len()) as u64).collect();
+        }
         if let Some(c) = columns.iter().find(|c| c.values.len() != self.rows()) {
             return Err(Error::Data(format!(
                 "column `{}` has {} values, the table has {} rows",

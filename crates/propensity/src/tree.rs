@@ -59,9 +59,18 @@ pub struct RegressionTree {
     pub nodes: Vec<Node>,
 }
 
+/// The best split of a leaf: its squared-error reduction and the rows going each way.
+struct Split {
+    gain: f64,
+    feature: usize,
+    threshold: f64,
+    left: Vec<usize>,
+    right: Vec<usize>,
+}
+
 struct Candidate {
     node: usize,
-    split: Option<(f64, usize, f64, Vec<usize>, Vec<usize>)>, // gain, feature, threshold, left, right
+    split: Option<Split>,
 }
 
 impl RegressionTree {
@@ -89,7 +98,8 @@ impl RegressionTree {
                 break;
             };
             let c = open.swap_remove(pick);
-            let (_, feature, threshold, left_rows, right_rows) = c.split.expect("picked a splittable leaf");
+            let Split { feature, threshold, left: left_rows, right: right_rows, .. } =
+                c.split.expect("picked a splittable leaf");
             let (left, right) = (nodes.len(), nodes.len() + 1);
             for r in [&left_rows, &right_rows] {
                 nodes.push(Node::Leaf { leaf: 0, value: mean(y, r), rows: r.len() });
@@ -156,23 +166,42 @@ impl RegressionTree {
         self.nodes.iter().filter(|n| matches!(n, Node::Leaf { .. })).count()
     }
 
-    /// The rule of each leaf (conditions joined by " and "), in leaf order, with `names` for the
-    /// columns.
+    /// The rule of each leaf in leaf order, with `names` for the columns: per column the tightest
+    /// lower and upper bound on the path (`a > 1 and a <= 5`), joined by " and "; "all" for a root leaf.
     pub fn rules(&self, names: &[&str]) -> Vec<String> {
         let mut out = vec![String::new(); self.leaves()];
-        let mut stack: Vec<(usize, Vec<String>)> = vec![(0, vec![])];
-        while let Some((i, path)) = stack.pop() {
+        // per feature: (greatest lower bound, least upper bound)
+        type Bounds = Vec<(Option<f64>, Option<f64>)>;
+        let width = self
+            .nodes
+            .iter()
+            .filter_map(|n| if let Node::Split { feature, .. } = n { Some(feature + 1) } else { None })
+            .max()
+            .unwrap_or(0);
+        let mut stack: Vec<(usize, Bounds)> = vec![(0, vec![(None, None); width])];
+        while let Some((i, bounds)) = stack.pop() {
             match &self.nodes[i] {
                 Node::Split { feature, threshold, left, right } => {
-                    let name = names.get(*feature).copied().unwrap_or("?");
-                    let mut l = path.clone();
-                    l.push(format!("{name} <= {}", round(*threshold)));
-                    let mut r = path;
-                    r.push(format!("{name} > {}", round(*threshold)));
+                    let mut l = bounds.clone();
+                    l[*feature].1 = Some(l[*feature].1.map_or(*threshold, |u: f64| u.min(*threshold)));
+                    let mut r = bounds;
+                    r[*feature].0 = Some(r[*feature].0.map_or(*threshold, |v: f64| v.max(*threshold)));
                     stack.push((*right, r));
                     stack.push((*left, l));
                 }
-                Node::Leaf { leaf, .. } => out[*leaf] = if path.is_empty() { "all".into() } else { path.join(" and ") },
+                Node::Leaf { leaf, .. } => {
+                    let mut parts = Vec::new();
+                    for (f, (lo, hi)) in bounds.iter().enumerate() {
+                        let name = names.get(f).copied().unwrap_or("?");
+                        if let Some(lo) = lo {
+                            parts.push(format!("{name} > {}", round(*lo)));
+                        }
+                        if let Some(hi) = hi {
+                            parts.push(format!("{name} <= {}", round(*hi)));
+                        }
+                    }
+                    out[*leaf] = if parts.is_empty() { "all".into() } else { parts.join(" and ") };
+                }
             }
         }
         out
@@ -185,7 +214,7 @@ fn round(v: f64) -> String {
 }
 
 fn gain(c: &Candidate) -> f64 {
-    c.split.as_ref().map_or(f64::NEG_INFINITY, |s| s.0)
+    c.split.as_ref().map_or(f64::NEG_INFINITY, |s| s.gain)
 }
 
 fn mean(y: &[f64], rows: &[usize]) -> f64 {
@@ -193,13 +222,7 @@ fn mean(y: &[f64], rows: &[usize]) -> f64 {
 }
 
 /// The split of `rows` that lowers the squared error most with at least `min_leaf` rows a side.
-#[allow(clippy::type_complexity)]
-fn best_split(
-    x: &Array2<f64>,
-    y: &[f64],
-    rows: &[usize],
-    min_leaf: usize,
-) -> Option<(f64, usize, f64, Vec<usize>, Vec<usize>)> {
+fn best_split(x: &Array2<f64>, y: &[f64], rows: &[usize], min_leaf: usize) -> Option<Split> {
     let n = rows.len();
     if n < 2 * min_leaf {
         return None;
@@ -230,8 +253,8 @@ fn best_split(
     if g <= 0.0 {
         return None;
     }
-    let (l, r): (Vec<usize>, Vec<usize>) = rows.iter().partition(|&&i| x[[i, f]] <= threshold);
-    Some((g, f, threshold, l, r))
+    let (left, right): (Vec<usize>, Vec<usize>) = rows.iter().partition(|&&i| x[[i, f]] <= threshold);
+    Some(Split { gain: g, feature: f, threshold, left, right })
 }
 
 #[cfg(test)]
@@ -242,11 +265,23 @@ mod tests {
     fn min_leaf_is_respected_and_best_first_picks_the_bigger_gain() {
         // y jumps at x = 50 (big) and at x = 10 (small): with two splits both are found
         let x = Array2::from_shape_fn((100, 1), |(i, _)| i as f64);
-        let y: Vec<f64> = (0..100).map(|i| if i >= 50 { 10.0 } else if i >= 10 { 1.0 } else { 0.0 }).collect();
+        let y: Vec<f64> = (0..100)
+            .map(|i| {
+                if i >= 50 {
+                    10.0
+                } else if i >= 10 {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
         let t = RegressionTree::fit(&x, &y, &TreeParams { max_leaves: 2, min_leaf: 1 }).unwrap();
         assert_eq!(t.rules(&["x"]), ["x <= 49.5", "x > 49.5"]);
         let t = RegressionTree::fit(&x, &y, &TreeParams { max_leaves: 3, min_leaf: 1 }).unwrap();
         assert_eq!(t.apply(&x).iter().filter(|&&l| l == 0).count(), 10);
+        // the leftmost leaf's two upper bounds merge into the tighter one
+        assert_eq!(t.rules(&["x"]), ["x <= 9.5", "x > 9.5 and x <= 49.5", "x > 49.5"]);
         // a minimum leaf of 20 rows forbids the x = 9.5 split
         let t = RegressionTree::fit(&x, &y, &TreeParams { max_leaves: 3, min_leaf: 20 }).unwrap();
         let leaves = t.apply(&x);

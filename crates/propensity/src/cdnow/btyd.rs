@@ -249,10 +249,13 @@ impl Btyd {
         let m = customers.column(|c| c.monetary);
         let bgnbd = BgNbd::fit(&x, &tx, &t)?;
         let rep: Vec<usize> = (0..x.len()).filter(|&i| x[i] > 0.0 && m[i] > 0.0).collect();
-        let gamma_gamma =
-            GammaGamma::fit(&rep.iter().map(|&i| x[i]).collect::<Vec<_>>(), &rep.iter().map(|&i| m[i]).collect::<Vec<_>>())?;
+        let gamma_gamma = GammaGamma::fit(
+            &rep.iter().map(|&i| x[i]).collect::<Vec<_>>(),
+            &rep.iter().map(|&i| m[i]).collect::<Vec<_>>(),
+        )?;
         let (b, g, h) = (bgnbd.params, gamma_gamma.params, customers.protocol.holdout_weeks());
-        let expected_transactions: Vec<f64> = (0..x.len()).map(|i| b.expected_transactions(h, x[i], tx[i], t[i])).collect();
+        let expected_transactions: Vec<f64> =
+            (0..x.len()).map(|i| b.expected_transactions(h, x[i], tx[i], t[i])).collect();
         let expected_value: Vec<f64> = (0..x.len()).map(|i| g.expected_spend(x[i], m[i])).collect();
         Ok(Btyd {
             gamma_gamma_customers: rep.len(),
@@ -265,6 +268,26 @@ impl Btyd {
             bgnbd,
             gamma_gamma,
         })
+    }
+
+    /// Fader and Hardie's conditional-expectation check: customers grouped by calibration repeat
+    /// days (0, 1, …, 6, 7+), mean actual holdout purchase days beside the BG/NBD expectation.
+    pub fn frequency_chart(&self, customers: &super::Customers) -> Result<crate::plot::Svg> {
+        let (mut n, mut actual, mut expected) = ([0.0; 8], [0.0; 8], [0.0; 8]);
+        for (i, c) in customers.rows.iter().enumerate() {
+            let g = (c.frequency as usize).min(7);
+            n[g] += 1.0;
+            actual[g] += c.n_holdout;
+            expected[g] += self.expected_transactions[i];
+        }
+        let groups: Vec<String> = (0..8).map(|g| if g == 7 { "7+".into() } else { g.to_string() }).collect();
+        let mean = |v: [f64; 8]| (0..8).map(|g| if n[g] > 0.0 { v[g] / n[g] } else { 0.0 }).collect::<Vec<_>>();
+        crate::plot::bar_chart(
+            "Holdout purchase days by calibration repeat days: actual vs BG/NBD",
+            "mean purchase days in the 39-week holdout",
+            &groups,
+            &[("actual".into(), mean(actual)), ("BG/NBD expected".into(), mean(expected))],
+        )
     }
 
     /// The parameter table (for a notebook).

@@ -108,8 +108,9 @@ pub fn read(path: impl AsRef<Path>) -> Result<Vec<Purchase>> {
             column: COLUMNS[j].into(),
             message,
         };
-        let customer =
-            fields[0].parse::<u32>().map_err(|_| cell(0, format!("expected a customer number, found {:?}", fields[0])))?;
+        let customer = fields[0]
+            .parse::<u32>()
+            .map_err(|_| cell(0, format!("expected a customer number, found {:?}", fields[0])))?;
         let day = parse_yyyymmdd(fields[1]).map_err(|m| cell(1, m))?;
         let cds = fields[2]
             .parse::<u32>()
@@ -401,15 +402,24 @@ impl Customers {
     /// optional (zero when absent, for scoring new customers). Errors name the line and column.
     pub fn read_csv(path: impl AsRef<Path>, protocol: Protocol) -> Result<Customers> {
         let path = path.as_ref();
-        let mut reader = csv::Reader::from_path(path).map_err(|e| Error::Format { file: path.into(), message: e.to_string() })?;
+        let mut reader =
+            csv::Reader::from_path(path).map_err(|e| Error::Format { file: path.into(), message: e.to_string() })?;
         let header = Self::csv_header();
-        let found: Vec<String> =
-            reader.headers().map_err(|e| Error::Format { file: path.into(), message: e.to_string() })?.iter().map(str::to_string).collect();
+        let found: Vec<String> = reader
+            .headers()
+            .map_err(|e| Error::Format { file: path.into(), message: e.to_string() })?
+            .iter()
+            .map(str::to_string)
+            .collect();
         let with_targets = found == header;
         if !with_targets && found[..] != header[..header.len() - TARGETS.len()] {
             return Err(Error::Format {
                 file: path.into(),
-                message: format!("expected the columns {} (targets optional), found {}", header.join(","), found.join(",")),
+                message: format!(
+                    "expected the columns {} (targets optional), found {}",
+                    header.join(","),
+                    found.join(",")
+                ),
             });
         }
         let mut rows = Vec::new();
@@ -431,7 +441,11 @@ impl Customers {
                 }
             }
             if v.len() != found.len() {
-                return Err(Error::Row { file: path.into(), line, message: format!("expected {} fields, found {}", found.len(), v.len()) });
+                return Err(Error::Row {
+                    file: path.into(),
+                    line,
+                    message: format!("expected {} fields, found {}", found.len(), v.len()),
+                });
             }
             v.resize(header.len(), 0.0);
             rows.push(Customer::from_values(&v));
@@ -456,6 +470,11 @@ impl Customers {
     }
 }
 
+/// A sum that is +0 when empty (`Iterator::sum` of no `f64`s is −0, which prints as "-0").
+fn total(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(0.0, |a, b| a + b)
+}
+
 fn customer(id: u32, days: &[CustomerDay], p: &Protocol) -> Option<Customer> {
     let cal: Vec<&CustomerDay> = days.iter().filter(|d| d.day <= p.calibration_end).collect();
     let first = cal.first()?;
@@ -466,9 +485,9 @@ fn customer(id: u32, days: &[CustomerDay], p: &Protocol) -> Option<Customer> {
     let t = (p.calibration_end - first.day) as f64 / 7.0;
     let repeats = &cal[1..];
     let monetary =
-        if repeats.is_empty() { 0.0 } else { repeats.iter().map(|d| d.dollars).sum::<f64>() / repeats.len() as f64 };
-    let cal_spend: f64 = cal.iter().map(|d| d.dollars).sum();
-    let cal_cds = cal.iter().map(|d| f64::from(d.cds)).sum::<f64>();
+        if repeats.is_empty() { 0.0 } else { total(repeats.iter().map(|d| d.dollars)) / repeats.len() as f64 };
+    let cal_spend = total(cal.iter().map(|d| d.dollars));
+    let cal_cds = total(cal.iter().map(|d| f64::from(d.cds)));
     let recent: Vec<&&CustomerDay> = cal.iter().filter(|d| d.day > p.calibration_end - 91).collect();
     let holdout: Vec<&CustomerDay> =
         days.iter().filter(|d| d.day > p.calibration_end && d.day <= p.holdout_end).collect();
@@ -490,10 +509,10 @@ fn customer(id: u32, days: &[CustomerDay], p: &Protocol) -> Option<Customer> {
         cohort_week: ((first.day - p.start) / 7) as f64,
         cohort_month: f64::from(crate::calendar::civil_from_days(first.day).1),
         last13_days: recent.len() as f64,
-        last13_spend: recent.iter().map(|d| d.dollars).sum(),
+        last13_spend: total(recent.iter().map(|d| d.dollars)),
         n_holdout: holdout.len() as f64,
-        spend_holdout: holdout.iter().map(|d| d.dollars).sum(),
-        cds_holdout: holdout.iter().map(|d| f64::from(d.cds)).sum(),
+        spend_holdout: total(holdout.iter().map(|d| d.dollars)),
+        cds_holdout: total(holdout.iter().map(|d| f64::from(d.cds))),
     })
 }
 
@@ -532,8 +551,9 @@ mod tests {
     #[test]
     fn one_time_buyer_features() {
         let p = Protocol::default();
-        let c = Customers::build(&[CustomerDay { customer: 9, day: p.calibration_end - 70, cds: 3, dollars: 30.0 }], &p)
-            .unwrap();
+        let c =
+            Customers::build(&[CustomerDay { customer: 9, day: p.calibration_end - 70, cds: 3, dollars: 30.0 }], &p)
+                .unwrap();
         let r = &c.rows[0];
         // hand calculation: first purchase 70 days = 10 weeks before the cutoff, inside the last 91 days
         assert_eq!((r.frequency, r.recency, r.t, r.monetary, r.mean_ipt_w), (0.0, 0.0, 10.0, 0.0, 10.0));

@@ -122,7 +122,7 @@ impl InputTransform {
         if !log1p {
             return Ok(x.clone());
         }
-        if let Some(v) = x.iter().find(|v| !(**v > -1.0)) {
+        if let Some(v) = x.iter().find(|v| v.is_nan() || **v <= -1.0) {
             return Err(Error::Data(format!("log1p inputs need values > −1, found {v}")));
         }
         Ok(x.mapv(f64::ln_1p))
@@ -176,7 +176,10 @@ impl Default for ChurnConfig {
 
 fn check_share(share: f64) -> Result<()> {
     if !(share > 0.0 && share <= 0.5) {
-        return Err(Error::Config { field: "validation_share", message: format!("must be in (0, 0.5], found {share}") });
+        return Err(Error::Config {
+            field: "validation_share",
+            message: format!("must be in (0, 0.5], found {share}"),
+        });
     }
     Ok(())
 }
@@ -247,7 +250,7 @@ struct FoldRows {
 fn fold_rows(folds: &[usize], f: usize, share: f64, seed: u64) -> FoldRows {
     let mut train: Vec<usize> = (0..folds.len()).filter(|&i| folds[i] != f).collect();
     let test = (0..folds.len()).filter(|&i| folds[i] == f).collect();
-    train.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed ^ (f as u64 + 1) * 0x51_7CC1));
+    train.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed ^ ((f as u64 + 1) * 0x51_7CC1)));
     let n_val = ((train.len() as f64) * share).round() as usize;
     let validation = train.split_off(train.len() - n_val);
     FoldRows { fit: train, validation, test }
@@ -297,14 +300,19 @@ pub fn churn_cross_validate(customers: &Customers, folds: &[usize], cfg: &ChurnC
     cfg.check()?;
     let x = customers.features();
     let bought: Vec<usize> = customers.rows.iter().map(|c| usize::from(c.bought_in_holdout())).collect();
-    cross_validate(customers, folds, cfg.validation_share, cfg.train.seed, bought.iter().map(|&b| b as f64).collect(), |r| {
-        match cfg.architecture {
+    cross_validate(
+        customers,
+        folds,
+        cfg.validation_share,
+        cfg.train.seed,
+        bought.iter().map(|&b| b as f64).collect(),
+        |r| match cfg.architecture {
             ChurnArchitecture::Mlp32x16 => churn_fold::<ChurnMlp>(&x, &bought, r, cfg),
             ChurnArchitecture::Mlp64x32 => churn_fold::<ChurnWide>(&x, &bought, r, cfg),
             ChurnArchitecture::Mlp16 => churn_fold::<ChurnSmall>(&x, &bought, r, cfg),
             ChurnArchitecture::Logistic => churn_fold::<ChurnLogistic>(&x, &bought, r, cfg),
-        }
-    })
+        },
+    )
 }
 
 fn cross_validate(

@@ -103,7 +103,10 @@ impl SegmentConfig {
             return Err(Error::Config { field: "k", message: "must be 2 to 20".into() });
         }
         if !(0.0..0.5).contains(&self.min_share) || self.min_share * self.k as f64 > 1.0 {
-            return Err(Error::Config { field: "min_share", message: "must be in [0, 0.5) with k · min_share ≤ 1".into() });
+            return Err(Error::Config {
+                field: "min_share",
+                message: "must be in [0, 0.5) with k · min_share ≤ 1".into(),
+            });
         }
         if self.kmeans_runs == 0 {
             return Err(Error::Config { field: "kmeans_runs", message: "must be at least 1".into() });
@@ -209,7 +212,10 @@ pub fn silhouette(x: &Array2<f64>, labels: &[usize]) -> Result<f64> {
                 return 0.0;
             }
             let a = dist[own] / (sizes[own] - 1) as f64;
-            let b = (0..k).filter(|&g| g != own && sizes[g] > 0).map(|g| dist[g] / sizes[g] as f64).fold(f64::INFINITY, f64::min);
+            let b = (0..k)
+                .filter(|&g| g != own && sizes[g] > 0)
+                .map(|g| dist[g] / sizes[g] as f64)
+                .fold(f64::INFINITY, f64::min);
             if a.max(b) > 0.0 {
                 (b - a) / a.max(b)
             } else {
@@ -342,7 +348,13 @@ fn order_by_kpi(raw: &[usize], kpi: &[f64]) -> (Vec<usize>, Vec<usize>) {
     (raw.iter().map(|&l| new[l]).collect(), order)
 }
 
-fn profiles(c: &Customers, x: &Array2<f64>, labels: &[usize], order: &[usize], rules: Option<&[String]>) -> Vec<SegmentProfile> {
+fn profiles(
+    c: &Customers,
+    x: &Array2<f64>,
+    labels: &[usize],
+    order: &[usize],
+    rules: Option<&[String]>,
+) -> Vec<SegmentProfile> {
     let overall_kpi = c.rows.iter().map(|r| r.spend_holdout).sum::<f64>() / c.len() as f64;
     (0..order.len())
         .map(|g| {
@@ -385,8 +397,18 @@ impl Segmentation {
         let mut t = HtmlTable::new(
             self.method.label(),
             &[
-                "segment", "customers", "share", "holdout spend", "bought again", "calibration spend", "frequency",
-                "recency (w)", "T (w)", "CDs/day", "days between", "rule",
+                "segment",
+                "customers",
+                "share",
+                "holdout spend",
+                "bought again",
+                "calibration spend",
+                "frequency",
+                "recency (w)",
+                "T (w)",
+                "CDs/day",
+                "days between",
+                "rule",
             ],
         );
         for s in &self.segments {
@@ -460,7 +482,8 @@ impl Comparison {
     pub fn kpi_plot(&self) -> Result<Svg> {
         let k = self.kmeans.segments.len().max(self.kpi_tree.segments.len());
         let groups: Vec<String> = (0..k).map(|g| format!("segment {g}")).collect();
-        let series = |s: &Segmentation| -> Vec<f64> { (0..k).map(|g| s.segments.get(g).map_or(0.0, |p| p.kpi_mean)).collect() };
+        let series =
+            |s: &Segmentation| -> Vec<f64> { (0..k).map(|g| s.segments.get(g).map_or(0.0, |p| p.kpi_mean)).collect() };
         crate::plot::bar_chart(
             "Mean holdout spend per segment (segments ordered by it)",
             "dollars per customer",

@@ -96,7 +96,11 @@ pub struct TuneConfig {
 
 impl Default for TuneConfig {
     fn default() -> Self {
-        TuneConfig { strategy: Strategy::SuccessiveHalving { candidates: 18, eta: 3, rungs: 3 }, space: SearchSpace::default(), seed: 0 }
+        TuneConfig {
+            strategy: Strategy::SuccessiveHalving { candidates: 18, eta: 3, rungs: 3 },
+            space: SearchSpace::default(),
+            seed: 0,
+        }
     }
 }
 
@@ -105,7 +109,12 @@ impl TuneConfig {
     pub fn check(&self) -> Result<()> {
         let s = &self.space;
         let bad = |field, message: &str| Err(Error::Config { field, message: message.into() });
-        if s.learning_rates.is_empty() || s.batch_sizes.is_empty() || s.patiences.is_empty() || s.class_weighting.is_empty() || s.architectures.is_empty() {
+        if s.learning_rates.is_empty()
+            || s.batch_sizes.is_empty()
+            || s.patiences.is_empty()
+            || s.class_weighting.is_empty()
+            || s.architectures.is_empty()
+        {
             return bad("space", "every list needs at least one value");
         }
         if s.max_epochs == 0 {
@@ -258,7 +267,20 @@ impl TuneReport {
     pub fn table(&self) -> HtmlTable {
         let mut t = HtmlTable::new(
             &format!("{} trials in {:.0} s (3-fold CV on folds 0–3)", self.trials.len(), self.seconds),
-            &["rung", "candidate", "architecture", "learning rate", "batch", "patience", "class weights", "epoch budget", "CV AUC", "CV AP", "epochs per fold", "time"],
+            &[
+                "rung",
+                "candidate",
+                "architecture",
+                "learning rate",
+                "batch",
+                "patience",
+                "class weights",
+                "epoch budget",
+                "CV AUC",
+                "CV AP",
+                "epochs per fold",
+                "time",
+            ],
         );
         let mut order: Vec<&Trial> = self.trials.iter().collect();
         order.sort_by(|a, b| b.rung.cmp(&a.rung).then(b.cv.auc.total_cmp(&a.cv.auc)));
@@ -334,7 +356,10 @@ mod tests {
         assert_ne!(a, sample(&space, 10, 4));
         assert!(a.iter().all(|c| space.learning_rates.contains(&c.train.learning_rate)
             && space.batch_sizes.contains(&c.train.batch_size)));
-        let bad = TuneConfig { strategy: Strategy::SuccessiveHalving { candidates: 4, eta: 1, rungs: 2 }, ..Default::default() };
+        let bad = TuneConfig {
+            strategy: Strategy::SuccessiveHalving { candidates: 4, eta: 1, rungs: 2 },
+            ..Default::default()
+        };
         assert!(bad.check().is_err());
     }
 }
