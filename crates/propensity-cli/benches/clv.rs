@@ -1,0 +1,88 @@
+//! CDNOW benchmark: the maximum-likelihood fits, the out-of-fold networks and the segment fits,
+//! each timed here and — with a peer Python given — by `clv_peer.py` with the anchor scripts' own
+//! scipy / scikit-learn code (`../shared/anchors/clv`) in the same command; prints the ratios.
+//!
+//! `cargo bench -p propensity-cli --bench clv`
+//! `PEER_PYTHON=/path/to/venv/bin/python cargo bench -p propensity-cli --bench clv`
+//! (`ANCHORS` overrides the anchors folder, default `<repo>/../shared/anchors`.)
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use propensity::cdnow::btyd::{BgNbd, GammaGamma};
+use propensity::cdnow::models::{churn_out_of_fold, spend_out_of_fold, ChurnConfig, SpendConfig};
+use propensity::cdnow::segments::{behaviour, silhouette, SegmentConfig};
+use propensity::preprocess::StandardScaler;
+use propensity::tree::{RegressionTree, TreeParams};
+
+fn timed<T>(f: impl FnOnce() -> propensity::Result<T>) -> propensity::Result<(T, f64)> {
+    let t = Instant::now();
+    let v = f()?;
+    Ok((v, t.elapsed().as_secs_f64()))
+}
+
+fn main() -> propensity::Result<()> {
+    let c = propensity::cdnow::load_default()?;
+    let (x, tx, t, m) =
+        (c.column(|r| r.frequency), c.column(|r| r.recency), c.column(|r| r.t), c.column(|r| r.monetary));
+    let mut ours: Vec<(&str, &str, f64, String)> = Vec::new();
+    let (fit, s) = timed(|| BgNbd::fit(&x, &tx, &t))?;
+    ours.push((
+        "bgnbd_fit_s",
+        "BG/NBD maximum likelihood (23,570 customers)",
+        s,
+        format!("LL {:.3}", fit.log_likelihood),
+    ));
+    let rep: Vec<usize> = (0..x.len()).filter(|&i| x[i] > 0.0 && m[i] > 0.0).collect();
+    let (gx, gm): (Vec<f64>, Vec<f64>) = rep.iter().map(|&i| (x[i], m[i])).unzip();
+    let (fit, s) = timed(|| GammaGamma::fit(&gx, &gm))?;
+    ours.push((
+        "gg_fit_s",
+        "Gamma-Gamma maximum likelihood (9,450 repeaters)",
+        s,
+        format!("LL {:.3}", fit.log_likelihood),
+    ));
+    let (oof, s) = timed(|| churn_out_of_fold(&c, &ChurnConfig::default()))?;
+    ours.push(("mlp_clf_log1p_std_s", "churn MLP 32-16, 5 folds", s, format!("AUC {:.3}", oof.scores()?.auc)));
+    let (oof, s) = timed(|| spend_out_of_fold(&c, &SpendConfig::default()))?;
+    ours.push(("mlp_log1p_std_s", "spend MLP 32-16, 5 folds", s, format!("RMSE {:.1}", oof.regression()?.rmse)));
+    let xb = behaviour(&c);
+    let z = StandardScaler::fit(&xb)?.transform(&xb)?;
+    let cfg = SegmentConfig::default();
+    let ((labels, _), s) = timed(|| propensity::retail::segment::kmeans(&z, cfg.k, cfg.kmeans_runs, cfg.seed))?;
+    ours.push(("kmeans_k4_s", "k-means k = 4, 10 restarts", s, String::new()));
+    let log_kpi: Vec<f64> = c.column(|r| r.spend_holdout.ln_1p());
+    let min_leaf = (0.02 * c.len() as f64).ceil() as usize;
+    let (_, s) = timed(|| RegressionTree::fit(&xb, &log_kpi, &TreeParams { max_leaves: 4, min_leaf }))?;
+    ours.push(("tree_k4_s", "KPI tree, 4 leaves", s, String::new()));
+    let (sil, s) = timed(|| silhouette(&z, &labels))?;
+    ours.push(("silhouette_s", "exact silhouette, 23,570 rows", s, format!("{sil:.3}")));
+
+    let peer: Option<serde_json::Value> = std::env::var_os("PEER_PYTHON").and_then(|python| {
+        let anchors = std::env::var_os("ANCHORS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/anchors"));
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/clv_peer.py");
+        let out = Command::new(python).arg(script).arg(anchors.join("clv")).output().ok()?;
+        if !out.status.success() {
+            eprintln!("peer failed: {}", String::from_utf8_lossy(&out.stderr));
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    });
+    println!("| fit | propensity | peer (scipy / scikit-learn), same run | ratio | note |");
+    println!("|---|---|---|---|---|");
+    for (key, what, s, note) in &ours {
+        let p = peer.as_ref().and_then(|v| v.get(*key)).and_then(|v| v.as_f64());
+        match p {
+            Some(p) => println!("| {what} | {s:.3} s | {p:.3} s | {:.1}× | {note} |", p / s),
+            None => println!("| {what} | {s:.3} s | — | — | {note} |"),
+        }
+    }
+    match &peer {
+        Some(v) => println!("peer extras: {v}"),
+        None => println!("peer: set PEER_PYTHON to a Python with numpy, pandas, scipy and scikit-learn"),
+    }
+    Ok(())
+}
