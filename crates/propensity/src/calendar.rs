@@ -42,14 +42,15 @@ pub fn civil_from_days(days: i64) -> (i32, u32, u32) {
 /// Days in `month` of `year`.
 ///
 /// ```
-/// assert_eq!(propensity::calendar::days_in_month(2024, 2), 29);
+/// use propensity::calendar::days_in_month;
+/// assert_eq!((days_in_month(2024, 2), days_in_month(1900, 2), days_in_month(2000, 2)), (29, 28, 29));
 /// ```
 pub fn days_in_month(year: i32, month: u32) -> u32 {
     match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
         4 | 6 | 9 | 11 => 30,
-        _ if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        _ => 28,
+        _ => 31,
     }
 }
 

@@ -139,7 +139,7 @@ pub fn parse_datetime(s: &str) -> std::result::Result<DateTime, String> {
         return Err(bad());
     }
     let (h, mi, sec) = (num(t[0])?, num(t[1])?, if t.len() == 3 { num(t[2])? } else { 0 });
-    if !(1..=12).contains(&month) || day == 0 || day > super::generate::days_in_month(year, month) {
+    if !(1..=12).contains(&month) || day == 0 || day > crate::calendar::days_in_month(year, month) {
         return Err(format!("{s:?} is not a calendar date"));
     }
     if h > 23 || mi > 59 || sec > 59 {

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clean::{RawOrder, RawSession};
 use super::{CATEGORIES, EVENT_TYPES, ORDERS_FILE, PROBABILITIES_FILE, SEGMENTS_FILE, SESSIONS_FILE, SUBCATEGORIES};
+use crate::calendar::days_in_month;
 use crate::{Error, Result};
 
 /// Sizes, seed and data-quality rates of a generated dataset; defaults give ≈ 20k customers,
@@ -434,15 +435,6 @@ impl Stamp {
     }
 }
 
-pub(crate) fn days_in_month(year: i32, month: u32) -> u32 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
 fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
@@ -565,10 +557,5 @@ mod tests {
         assert!(matches!(e, Error::Config { field: "months", .. }));
         let e = generate(&GeneratorConfig { us_date_share: 1.5, ..Default::default() }).unwrap_err();
         assert!(matches!(e, Error::Config { field: "us_date_share", .. }));
-    }
-
-    #[test]
-    fn leap_years() {
-        assert_eq!((days_in_month(2020, 2), days_in_month(1900, 2), days_in_month(2000, 2)), (29, 28, 29));
     }
 }
