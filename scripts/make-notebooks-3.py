@@ -166,6 +166,15 @@ let summary = propensity::score::score_csv(&dir.join("model.json"), &dir.join("c
     &dir.join("scores.csv"), Default::default(), &mut |_, _| {})?;
 println!("final model: {} epochs; scored {} customers in {:.2} s", history.epochs_run(), summary.rows_scored, summary.seconds);
 propensity::display::csv_preview(dir.join("scores.csv"), 5)?"""),
+    M("""The spend network is saved the same way; its scores are dollars (`predicted_spend`), mapped back from the
+standardized output the network was trained on."""),
+    C("""let metrics = propensity::serde_json::json!({ "out_of_fold": spend.regression()? });
+let (saved, _) = models::train_spend_model(&customers, &SpendConfig::default(),
+    &propensity::paths::data_file(cdnow::FILE)?, metrics)?;
+saved.save(dir.join("spend-model.json"))?;
+propensity::score::score_csv(&dir.join("spend-model.json"), &dir.join("customers.csv"),
+    &dir.join("spend-scores.csv"), Default::default(), &mut |_, _| {})?;
+propensity::display::csv_preview(dir.join("spend-scores.csv"), 5)?"""),
 ])
 
 nb("3.2-clickstream-conversion-and-churn.ipynb", [
@@ -220,7 +229,21 @@ time — a reasonable trigger for a checkout nudge.
     C("""clickstream::churn(&events, &cfg)?"""),
     M("""The logistic network (0.695) is above the peer's logistic regression (0.676), inside each other's intervals. The
 MLP overfits the 535 training users badly (0.57) even with early stopping: small tabular data favour the linear
-model, and the table shows it rather than hiding it."""),
+model, and the table shows it rather than hiding it.
+
+## Saving and scoring
+
+Each task's logistic network is saved with its scaler and the names of its inputs; the task's rows are written as
+a feature file (id, inputs, label), which `propensity score` — here `score::score_csv` — scores like any other
+customer file."""),
+    C("""use clickstream::Task;
+let dir = paths::output_dir("clickstream")?;
+let (saved, test) = clickstream::train_model(&events, Task::Conversion, &cfg, &file)?;
+saved.save(dir.join("conversion-model.json"))?;
+test.write_csv(dir.join("conversion-test.csv"), Task::Conversion)?;
+propensity::score::score_csv(&dir.join("conversion-model.json"), &dir.join("conversion-test.csv"),
+    &dir.join("conversion-scores.csv"), Default::default(), &mut |_, _| {})?;
+propensity::display::csv_preview(dir.join("conversion-scores.csv"), 5)?"""),
 ])
 
 nb("3.3-kpi-supervised-segments.ipynb", [

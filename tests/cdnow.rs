@@ -201,3 +201,28 @@ fn tuner_runs_seeded_and_saves_a_loadable_config() {
         r.trials.iter().map(|t| t.cv.auc).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn saved_spend_model_scores_dollars() {
+    use propensity::cdnow::models::train_spend_model;
+    let c = customers();
+    let file = propensity::paths::data_file(cdnow::FILE).unwrap();
+    let (saved, history) = train_spend_model(&c, &SpendConfig::default(), &file, serde_json::Value::Null).unwrap();
+    assert!(history.epochs_run() > 1);
+    let dir = tempfile::tempdir().unwrap();
+    let (model, rows, out) = (dir.path().join("m.json"), dir.path().join("c.csv"), dir.path().join("s.csv"));
+    saved.save(&model).unwrap();
+    c.write_csv(&rows).unwrap();
+    propensity::score::score_csv(&model, &rows, &out, Default::default(), &mut |_, _| {}).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().next(), Some("id,predicted_spend"));
+    let p: Vec<f64> = text.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    assert!(p.iter().all(|v| *v >= 0.0));
+    // in sample the total is close to the actual total, and the ranking is useful
+    let actual = c.column(|r| r.spend_holdout);
+    let ratio = p.iter().sum::<f64>() / actual.iter().sum::<f64>();
+    assert!((0.8..1.25).contains(&ratio), "{ratio}");
+    assert!(propensity::ranking::spearman(&actual, &p) > 0.4);
+    // a regressor is not explained as a classifier: a clear refusal
+    assert!(saved.preprocessing.dataset_from_csv(&rows).is_err());
+}

@@ -72,3 +72,26 @@ fn eda_profiles_the_audiobooks_file() {
     assert!(text.starts_with("<!DOCTYPE html>") && text.matches("<svg").count() == 4 && !text.contains("src=\"http"));
     assert!(Eda::of_csv(&path, Some("nope"), &[]).is_err());
 }
+
+#[test]
+fn saved_conversion_model_scores_its_test_file_as_trained() {
+    let file = propensity::paths::data_file(clickstream::FILE).unwrap();
+    let cfg = ClickConfig::default();
+    let (saved, test) = clickstream::train_model(&events(), clickstream::Task::Conversion, &cfg, &file).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (model, rows, scores) = (dir.path().join("m.json"), dir.path().join("t.csv"), dir.path().join("s.csv"));
+    saved.save(&model).unwrap();
+    test.write_csv(&rows, clickstream::Task::Conversion).unwrap();
+    let summary = propensity::score::score_csv(&model, &rows, &scores, Default::default(), &mut |_, _| {}).unwrap();
+    assert_eq!(summary.rows_scored, 1_060);
+    let text = std::fs::read_to_string(&scores).unwrap();
+    assert_eq!(text.lines().next(), Some("id,p_no_purchase,p_purchase,predicted"));
+    let p: Vec<f64> = text.lines().skip(1).map(|l| l.split(',').nth(2).unwrap().parse().unwrap()).collect();
+    let positive: Vec<bool> = test.y.iter().map(|&y| y == 1).collect();
+    // the scorer reproduces the model card's test AUC (probabilities rounded to 6 decimals)
+    let auc = propensity::classify::roc_auc(&p, &positive).unwrap();
+    assert!((auc - saved.card.metrics["test_auc"].as_f64().unwrap()).abs() < 1e-3, "{auc}");
+    // and the feature file reads back as a labelled dataset for `explain`
+    let d = saved.preprocessing.dataset_from_csv(&rows).unwrap();
+    assert_eq!((d.len(), d.features()), (1_060, clickstream::CONVERSION_INPUTS));
+}

@@ -9,7 +9,9 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use propensity::cdnow::btyd::Btyd;
-use propensity::cdnow::models::{churn_out_of_fold, spend_out_of_fold, train_churn_model, ChurnConfig, SpendConfig};
+use propensity::cdnow::models::{
+    churn_out_of_fold, spend_out_of_fold, train_churn_model, train_spend_model, ChurnConfig, SpendConfig,
+};
 use propensity::cdnow::segments::{compare, SegmentConfig};
 use propensity::cdnow::tune::{load_config, tune, Strategy, TuneConfig};
 use propensity::cdnow::{self, Customers};
@@ -27,7 +29,8 @@ pub enum Command {
     /// and customers.csv.
     Churn(ChurnArgs),
     /// Lifetime value (holdout spend): BG/NBD + Gamma-Gamma by maximum likelihood and the spend MLP
-    /// out of fold, side by side; writes ltv.json and predictions.csv.
+    /// out of fold, side by side, then the spend model on all customers; writes ltv.json,
+    /// predictions.csv, spend-model.json and customers.csv.
     Ltv(OutArgs),
     /// KPI-supervised segments (a regression tree on behaviour fitted to log(1 + holdout spend))
     /// next to k-means; writes segments.json, segments.csv and segments.svg.
@@ -179,7 +182,7 @@ fn churn(args: ChurnArgs) -> Result<()> {
 }
 
 fn ltv(out: &Path) -> Result<()> {
-    let (c, _) = load()?;
+    let (c, file) = load()?;
     create(out)?;
     let btyd = step("fit BG/NBD + Gamma-Gamma (maximum likelihood)", || Btyd::fit(&c))?;
     println!("{}", btyd.parameter_table());
@@ -219,7 +222,17 @@ fn ltv(out: &Path) -> Result<()> {
         &out.join("ltv.json"),
         &serde_json::json!({ "bgnbd": btyd.bgnbd, "gamma_gamma": btyd.gamma_gamma, "scores": rows }),
     )?;
-    println!("wrote ltv.json and predictions.csv to {}", out.display());
+    let metrics = serde_json::json!({ "out_of_fold": rows[1].1 });
+    let (saved, history) = step("train the spend model on all customers", || {
+        train_spend_model(&c, &SpendConfig::default(), &file, metrics)
+    })?;
+    saved.save(out.join("spend-model.json"))?;
+    c.write_csv(out.join("customers.csv"))?;
+    println!(
+        "spend model: {} epochs; wrote ltv.json, predictions.csv, spend-model.json and customers.csv to {}",
+        history.epochs_run(),
+        out.display()
+    );
     Ok(())
 }
 
@@ -269,10 +282,12 @@ fn tune_churn(args: TuneArgs) -> Result<()> {
 
 #[derive(Subcommand)]
 pub enum ClickCommand {
-    /// In-session conversion at the 5th event (time split at 2024-05-15); writes conversion.json.
+    /// In-session conversion at the 5th event (time split at 2024-05-15); writes conversion.json,
+    /// the logistic model (conversion-model.json) and its test rows (conversion-test.csv, for
+    /// `propensity score`).
     Conversion(OutClick),
     /// User churn: no session in the 30 days after the cutoff (train 2024-05-01, test
-    /// 2024-05-31); writes churn.json.
+    /// 2024-05-31); writes churn.json, churn-model.json and churn-test.csv.
     Churn(OutClick),
 }
 
@@ -287,16 +302,26 @@ pub fn run_click(command: ClickCommand) -> Result<()> {
     let file = propensity::paths::data_file(clickstream::FILE)?;
     let events = step(&format!("read {}", file.display()), || clickstream::read(&file))?;
     let cfg = ClickConfig::default();
-    let (report, out, name) = match command {
-        ClickCommand::Conversion(a) => {
-            (step("train and test", || clickstream::conversion(&events, &cfg))?, a.out, "conversion.json")
-        }
-        ClickCommand::Churn(a) => (step("train and test", || clickstream::churn(&events, &cfg))?, a.out, "churn.json"),
+    let (task, out) = match command {
+        ClickCommand::Conversion(a) => (clickstream::Task::Conversion, a.out),
+        ClickCommand::Churn(a) => (clickstream::Task::Churn, a.out),
     };
+    let report = step("train and test", || match task {
+        clickstream::Task::Conversion => clickstream::conversion(&events, &cfg),
+        clickstream::Task::Churn => clickstream::churn(&events, &cfg),
+    })?;
     println!("{}", report.table());
     create(&out)?;
-    write_json(&out.join(name), &serde_json::to_value(&report)?)?;
-    println!("wrote {}", out.join(name).display());
+    let name = match task {
+        clickstream::Task::Conversion => "conversion",
+        clickstream::Task::Churn => "churn",
+    };
+    write_json(&out.join(format!("{name}.json")), &serde_json::to_value(&report)?)?;
+    let (saved, test) =
+        step("train the logistic model to save", || clickstream::train_model(&events, task, &cfg, &file))?;
+    saved.save(out.join(format!("{name}-model.json")))?;
+    test.write_csv(out.join(format!("{name}-test.csv")), task)?;
+    println!("wrote {name}.json, {name}-model.json and {name}-test.csv to {}", out.display());
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use propensity::calibration::{calibrate, calibration_table, reliability_plot};
 use propensity::cdnow::models::{ChurnLogistic, ChurnMlp, ChurnSmall, ChurnWide};
+use propensity::clickstream::{ConversionLogistic, UserChurnLogistic};
 use propensity::importance::{accuracy_importance, importance_plot, importance_table};
 use propensity::model::{Architecture, AudiobooksMlp, Model};
 use propensity::runs::{read_records, records_plot, records_table, Interval};
@@ -113,6 +114,8 @@ pub fn explain(args: ExplainArgs) -> Result<()> {
         <ChurnWide as Architecture>::NAME => explain_with!(ChurnWide),
         <ChurnSmall as Architecture>::NAME => explain_with!(ChurnSmall),
         <ChurnLogistic as Architecture>::NAME => explain_with!(ChurnLogistic),
+        <ConversionLogistic as Architecture>::NAME => explain_with!(ConversionLogistic),
+        <UserChurnLogistic as Architecture>::NAME => explain_with!(UserChurnLogistic),
         other => bail!("no explainer for architecture {other}"),
     };
     println!(

@@ -36,9 +36,11 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{days_from_civil, parse_timestamp};
 use crate::display::HtmlTable;
 use crate::layers::Dense;
+use crate::model::Model;
 use crate::model::{architecture, Architecture};
-use crate::preprocess::StandardScaler;
+use crate::preprocess::{FittedScaler, StandardScaler};
 use crate::ranking::{bootstrap_auc, BinaryScores};
+use crate::saved::{ModelCard, Preprocessing, SavedModel};
 use crate::train::{EarlyStoppingConfig, TrainConfig, Trainer};
 use crate::{Dataset, Error, Result};
 
@@ -365,6 +367,29 @@ pub struct Rows {
     pub ids: Vec<String>,
 }
 
+impl Rows {
+    /// Writes the rows as a feature file: `id_column`, the task's inputs, its target (atomically);
+    /// the input of [`crate::score::score_csv`] for the task's saved model.
+    pub fn write_csv(&self, path: impl AsRef<Path>, task: Task) -> Result<()> {
+        use std::io::Write;
+        let names = task.inputs();
+        if names.len() != self.x.ncols() {
+            return Err(Error::Data(format!("{} inputs for a {}-column table", names.len(), self.x.ncols())));
+        }
+        crate::io::write_atomic(path.as_ref(), |w| {
+            writeln!(w, "{},{},{}", task.id(), names.join(","), task.target())?;
+            for (i, row) in self.x.rows().into_iter().enumerate() {
+                write!(w, "{}", self.ids[i])?;
+                for v in row {
+                    write!(w, ",{v}")?;
+                }
+                writeln!(w, ",{}", self.y[i])?;
+            }
+            Ok(())
+        })
+    }
+}
+
 fn rows(features: Vec<Vec<f64>>, y: Vec<usize>, ids: Vec<String>, width: usize) -> Result<Rows> {
     if features.is_empty() {
         return Err(Error::Data("no rows for this task".into()));
@@ -495,20 +520,28 @@ pub struct TaskReport {
     pub peers: Vec<(String, f64, f64)>,
 }
 
-fn fit_eval<A: Architecture>(name: &str, train: &Rows, test: &Rows, cfg: &ClickConfig) -> Result<ModelResult> {
+/// Trains a network of architecture `A` on `train` (a seeded share held out for early stopping),
+/// with a scaler fitted on the rows it trains on.
+fn fit<A: Architecture>(train: &Rows, cfg: &ClickConfig) -> Result<(Model<A>, FittedScaler, usize, f64)> {
     let mut order: Vec<usize> = (0..train.y.len()).collect();
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(cfg.train.seed));
     let n_val = ((order.len() as f64) * cfg.validation_share).round() as usize;
     let (val, fit) = order.split_at(n_val);
     let scaler = StandardScaler::fit(&train.x.select(ndarray::Axis(0), fit))?;
-    let set = |x: &Array2<f64>, y: Vec<usize>| -> Result<Dataset> { Dataset::from_f64(&scaler.transform(x)?, y) };
     let pick = |r: &[usize]| -> Result<Dataset> {
-        set(&train.x.select(ndarray::Axis(0), r), r.iter().map(|&i| train.y[i]).collect())
+        Dataset::from_f64(
+            &scaler.transform(&train.x.select(ndarray::Axis(0), r))?,
+            r.iter().map(|&i| train.y[i]).collect(),
+        )
     };
     let start = std::time::Instant::now();
     let fitted = Trainer::new(cfg.train.clone())?.fit::<A>(&pick(fit)?, Some(&pick(val)?))?;
-    let seconds = start.elapsed().as_secs_f64();
-    let p = fitted.model.predict_proba(&scaler.transform(&test.x)?.mapv(|v| v as f32))?;
+    Ok((fitted.model, scaler, fitted.history.epochs_run(), start.elapsed().as_secs_f64()))
+}
+
+fn fit_eval<A: Architecture>(name: &str, train: &Rows, test: &Rows, cfg: &ClickConfig) -> Result<ModelResult> {
+    let (model, scaler, epochs, seconds) = fit::<A>(train, cfg)?;
+    let p = model.predict_proba(&scaler.transform(&test.x)?.mapv(|v| v as f32))?;
     let score: Vec<f64> = p.column(1).iter().map(|&v| f64::from(v)).collect();
     let positive: Vec<bool> = test.y.iter().map(|&v| v == 1).collect();
     let ids: Vec<u64> = (0..score.len() as u64).collect();
@@ -516,9 +549,104 @@ fn fit_eval<A: Architecture>(name: &str, train: &Rows, test: &Rows, cfg: &ClickC
         model: name.into(),
         scores: BinaryScores::of(&score, &positive, &ids)?,
         auc_ci95: bootstrap_auc(&score, &positive, 1000, 0)?,
-        epochs: fitted.history.epochs_run(),
+        epochs,
         seconds,
     })
+}
+
+/// The logistic network of a task trained on its training rows and saved with its scaler, with
+/// the test rows (write them with [`Rows::write_csv`] and score them with
+/// [`crate::score::score_csv`]).
+fn saved_model<A: Architecture>(
+    train: Rows,
+    test: Rows,
+    task: Task,
+    cfg: &ClickConfig,
+    data_file: &Path,
+) -> Result<(SavedModel, Rows)> {
+    let (model, scaler, epochs, _) = fit::<A>(&train, cfg)?;
+    let p = model.predict_proba(&scaler.transform(&test.x)?.mapv(|v| v as f32))?;
+    let score: Vec<f64> = p.column(1).iter().map(|&v| f64::from(v)).collect();
+    let positive: Vec<bool> = test.y.iter().map(|&v| v == 1).collect();
+    let auc = crate::classify::roc_auc(&score, &positive)?;
+    let card = ModelCard::new(data_file, &cfg.train, serde_json::json!({ "test_auc": auc, "epochs": epochs }))?;
+    let pre =
+        Preprocessing::Features { id: task.id().into(), inputs: task.inputs(), target: task.target().into(), scaler };
+    Ok((SavedModel::new(&model, task.classes(), pre, card), test))
+}
+
+/// The two clickstream tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Session conversion at the prefix.
+    Conversion,
+    /// User churn in the window after the cutoff.
+    Churn,
+}
+
+impl Task {
+    /// The id column of the task's feature file.
+    pub fn id(self) -> &'static str {
+        match self {
+            Task::Conversion => "session_id",
+            Task::Churn => "user_id",
+        }
+    }
+
+    /// The target column of the task's feature file (1 = converted / churned).
+    pub fn target(self) -> &'static str {
+        match self {
+            Task::Conversion => "converted",
+            Task::Churn => "churned",
+        }
+    }
+
+    /// Input names.
+    pub fn inputs(self) -> Vec<String> {
+        match self {
+            Task::Conversion => conversion_inputs(),
+            Task::Churn => churn_inputs(),
+        }
+    }
+
+    /// Class names, index order.
+    pub fn classes(self) -> Vec<String> {
+        match self {
+            Task::Conversion => vec!["no_purchase".into(), "purchase".into()],
+            Task::Churn => vec!["active".into(), "churned".into()],
+        }
+    }
+}
+
+/// The task's training and test rows (conversion: split in time; churn: two snapshots).
+pub fn task_rows(events: &[Event], task: Task, cfg: &ClickConfig) -> Result<(Rows, Rows)> {
+    let s = sessions(events);
+    match task {
+        Task::Conversion => {
+            if cfg.prefix == 0 {
+                return Err(Error::Config { field: "prefix", message: "must be at least 1".into() });
+            }
+            let split = day_seconds("conversion_split", &cfg.conversion_split)?;
+            let (all, train_mask) = conversion_rows(&s, cfg.prefix, split)?;
+            Ok(split_rows(&all, &train_mask))
+        }
+        Task::Churn => Ok((
+            churn_rows(&s, day_seconds("churn_train_cutoff", &cfg.churn_train_cutoff)?, cfg.churn_window_days)?,
+            churn_rows(&s, day_seconds("churn_test_cutoff", &cfg.churn_test_cutoff)?, cfg.churn_window_days)?,
+        )),
+    }
+}
+
+/// Trains the task's logistic network on its training rows and returns it as a saved model with
+/// the test rows.
+pub fn train_model(events: &[Event], task: Task, cfg: &ClickConfig, data_file: &Path) -> Result<(SavedModel, Rows)> {
+    cfg.train.check()?;
+    let (train, test) = task_rows(events, task, cfg)?;
+    match task {
+        Task::Conversion => saved_model::<ConversionLogistic>(train, test, task, cfg, data_file),
+        Task::Churn => saved_model::<UserChurnLogistic>(train, test, task, cfg, data_file),
+    }
 }
 
 fn rate(y: &[usize]) -> f64 {
@@ -529,12 +657,7 @@ fn rate(y: &[usize]) -> f64 {
 /// the MLP on the earlier sessions and scores the later ones.
 pub fn conversion(events: &[Event], cfg: &ClickConfig) -> Result<TaskReport> {
     cfg.train.check()?;
-    let split = day_seconds("conversion_split", &cfg.conversion_split)?;
-    if cfg.prefix == 0 {
-        return Err(Error::Config { field: "prefix", message: "must be at least 1".into() });
-    }
-    let (all, train_mask) = conversion_rows(&sessions(events), cfg.prefix, split)?;
-    let (train, test) = split_rows(&all, &train_mask);
+    let (train, test) = task_rows(events, Task::Conversion, cfg)?;
     Ok(TaskReport {
         task: format!("conversion at the {}th event (sessions split at {})", cfg.prefix, cfg.conversion_split),
         train_rows: (train.y.len(), rate(&train.y)),
@@ -565,9 +688,7 @@ fn split_rows(all: &Rows, train_mask: &[bool]) -> (Rows, Rows) {
 /// User churn: a training snapshot at `churn_train_cutoff`, a test snapshot at `churn_test_cutoff`.
 pub fn churn(events: &[Event], cfg: &ClickConfig) -> Result<TaskReport> {
     cfg.train.check()?;
-    let s = sessions(events);
-    let train = churn_rows(&s, day_seconds("churn_train_cutoff", &cfg.churn_train_cutoff)?, cfg.churn_window_days)?;
-    let test = churn_rows(&s, day_seconds("churn_test_cutoff", &cfg.churn_test_cutoff)?, cfg.churn_window_days)?;
+    let (train, test) = task_rows(events, Task::Churn, cfg)?;
     Ok(TaskReport {
         task: format!(
             "churn: no session in the {} days after the cutoff (train {}, test {})",

@@ -48,6 +48,28 @@ pub enum Preprocessing {
         /// The input transform fitted on the training customers.
         transform: crate::cdnow::models::InputTransform,
     },
+    /// CDNOW holdout spend (a regressor): the churn model's inputs; the network predicts the
+    /// standardized spend, scored as `max(0, output · sd + mean)` dollars.
+    CdnowSpend {
+        /// The input transform fitted on the training customers.
+        transform: crate::cdnow::models::InputTransform,
+        /// Mean holdout spend of the training customers.
+        mean: f64,
+        /// Its standard deviation.
+        sd: f64,
+    },
+    /// A model-ready feature file: an id column, named numeric inputs (standardized with `scaler`)
+    /// and an optional 0/1 target column — the clickstream conversion and churn rows.
+    Features {
+        /// The id column's name.
+        id: String,
+        /// Input column names, in model order.
+        inputs: Vec<String>,
+        /// The target column's name (optional when scoring).
+        target: String,
+        /// Standardization of the inputs, fitted on the training rows.
+        scaler: FittedScaler,
+    },
 }
 
 impl Preprocessing {
@@ -57,7 +79,17 @@ impl Preprocessing {
             Preprocessing::Audiobooks { .. } => "audiobooks",
             Preprocessing::Shopping { .. } => "shopping",
             Preprocessing::Retail { .. } => "retail",
-            Preprocessing::Cdnow { .. } => "cdnow",
+            Preprocessing::Cdnow { .. } | Preprocessing::CdnowSpend { .. } => "cdnow",
+            Preprocessing::Features { .. } => "features",
+        }
+    }
+
+    /// For a regressor: the name of the predicted amount and how to map the network's output
+    /// back to it (mean, standard deviation); `None` for classifiers.
+    pub fn regression(&self) -> Option<(&'static str, f64, f64)> {
+        match self {
+            Preprocessing::CdnowSpend { mean, sd, .. } => Some(("spend", *mean, *sd)),
+            _ => None,
         }
     }
 }
@@ -89,6 +121,26 @@ impl Preprocessing {
                 let y = c.rows.iter().map(|r| usize::from(r.bought_in_holdout())).collect();
                 crate::Dataset::from_f64(&transform.transform(&c.features())?, y)
             }
+            Preprocessing::CdnowSpend { .. } => Err(Error::Data(
+                "the spend model is a regressor; evaluate it with `propensity cdnow ltv` \
+                 (ranking::RegressionScores)"
+                    .into(),
+            )),
+            Preprocessing::Features { inputs, target, scaler, .. } => {
+                let path = path.as_ref();
+                let table = crate::eda::infer_csv(path)?;
+                let names: Vec<&str> = inputs.iter().map(String::as_str).collect();
+                let x = scaler.transform(&table.to_matrix(&names)?)?;
+                let t = table.require(target)?;
+                let mut y = Vec::with_capacity(t.values.len());
+                for (i, v) in t.values.iter().enumerate() {
+                    match v {
+                        Some(v) if *v == 0.0 || *v == 1.0 => y.push(*v as usize),
+                        _ => return Err(table.cell_error(i, target, format!("expected 0 or 1, found {v:?}"))),
+                    }
+                }
+                crate::Dataset::from_f64(&x, y)
+            }
         }
     }
 
@@ -112,8 +164,11 @@ impl Preprocessing {
             Preprocessing::Retail { .. } => {
                 crate::retail::features::input_names().into_iter().enumerate().map(|(i, n)| (n, vec![i])).collect()
             }
-            Preprocessing::Cdnow { .. } => {
+            Preprocessing::Cdnow { .. } | Preprocessing::CdnowSpend { .. } => {
                 crate::cdnow::FEATURES.iter().enumerate().map(|(i, n)| (n.to_string(), vec![i])).collect()
+            }
+            Preprocessing::Features { inputs, .. } => {
+                inputs.iter().enumerate().map(|(i, n)| (n.clone(), vec![i])).collect()
             }
         }
     }

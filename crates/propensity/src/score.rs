@@ -11,7 +11,8 @@ use std::time::Instant;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::cdnow::models::{ChurnLogistic, ChurnMlp, ChurnSmall, ChurnWide};
+use crate::cdnow::models::{ChurnLogistic, ChurnMlp, ChurnSmall, ChurnWide, SpendMlp};
+use crate::clickstream::{ConversionLogistic, UserChurnLogistic};
 use crate::model::{Architecture, AudiobooksMlp, Model};
 use crate::retail::network::CategoryNet;
 use crate::saved::{Preprocessing, SavedModel};
@@ -54,6 +55,7 @@ enum RowEncoder {
     Shopping { levels: Vec<Vec<String>>, mean: Vec<f64>, scale: Vec<f64> },
     Retail { mean: Vec<f64>, scale: Vec<f64> },
     Cdnow { log1p: bool, mean: Vec<f64>, scale: Vec<f64> },
+    Features { columns: Vec<String>, mean: Vec<f64>, scale: Vec<f64> },
 }
 
 impl RowEncoder {
@@ -72,7 +74,12 @@ impl RowEncoder {
             Preprocessing::Retail { scaler } => {
                 RowEncoder::Retail { mean: scaler.mean.clone(), scale: scaler.scale.clone() }
             }
-            Preprocessing::Cdnow { transform } => RowEncoder::Cdnow {
+            Preprocessing::Features { id, inputs, target, scaler } => RowEncoder::Features {
+                columns: std::iter::once(id).chain(inputs).chain(std::iter::once(target)).cloned().collect(),
+                mean: scaler.mean.clone(),
+                scale: scaler.scale.clone(),
+            },
+            Preprocessing::Cdnow { transform } | Preprocessing::CdnowSpend { transform, .. } => RowEncoder::Cdnow {
                 log1p: transform.log1p,
                 mean: transform.scaler.mean.clone(),
                 scale: transform.scaler.scale.clone(),
@@ -86,7 +93,8 @@ impl RowEncoder {
             RowEncoder::Audiobooks { mean, .. }
             | RowEncoder::Shopping { mean, .. }
             | RowEncoder::Retail { mean, .. }
-            | RowEncoder::Cdnow { mean, .. } => mean.len(),
+            | RowEncoder::Cdnow { mean, .. }
+            | RowEncoder::Features { mean, .. } => mean.len(),
         }
     }
 
@@ -103,6 +111,7 @@ impl RowEncoder {
                 .chain(crate::retail::features::target_names())
                 .collect(),
             RowEncoder::Cdnow { .. } => crate::cdnow::Customers::csv_header().iter().map(|s| s.to_string()).collect(),
+            RowEncoder::Features { columns, .. } => columns.clone(),
         }
     }
 
@@ -174,6 +183,12 @@ impl RowEncoder {
                 }
                 Ok(format!("{}:{}", rec.get(0).unwrap_or("").trim(), rec.get(1).unwrap_or("").trim()))
             }
+            RowEncoder::Features { mean, scale, .. } => {
+                for j in 0..mean.len() {
+                    out.push(((num(1 + j)? - mean[j]) / scale[j]) as f32);
+                }
+                Ok(rec.get(0).unwrap_or("").trim().to_string())
+            }
             RowEncoder::Cdnow { log1p, mean, scale } => {
                 for j in 0..mean.len() {
                     let v = num(1 + j)?;
@@ -216,6 +231,9 @@ pub fn score_csv(
         ChurnWide::NAME => run::<ChurnWide>(&saved, model_path, input, output, options, progress),
         ChurnSmall::NAME => run::<ChurnSmall>(&saved, model_path, input, output, options, progress),
         ChurnLogistic::NAME => run::<ChurnLogistic>(&saved, model_path, input, output, options, progress),
+        SpendMlp::NAME => run::<SpendMlp>(&saved, model_path, input, output, options, progress),
+        ConversionLogistic::NAME => run::<ConversionLogistic>(&saved, model_path, input, output, options, progress),
+        UserChurnLogistic::NAME => run::<UserChurnLogistic>(&saved, model_path, input, output, options, progress),
         other => {
             Err(Error::Model { file: model_path.to_path_buf(), message: format!("no scorer for architecture {other}") })
         }
@@ -253,11 +271,14 @@ fn run<A: Architecture>(
         .tempfile_in(dir)
         .map_err(|e| Error::io(output, e))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
-    let mut header = String::from("id");
-    for c in &saved.classes {
-        header += &format!(",p_{c}");
-    }
-    writeln!(out, "{header},predicted").map_err(|e| Error::io(output, e))?;
+    let regression = saved.preprocessing.regression();
+    let header = match regression {
+        Some((name, ..)) => format!("id,predicted_{name}"),
+        None => {
+            format!("id,{},predicted", saved.classes.iter().map(|c| format!("p_{c}")).collect::<Vec<_>>().join(","))
+        }
+    };
+    writeln!(out, "{header}").map_err(|e| Error::io(output, e))?;
 
     let width = A::inputs();
     let batch_rows = options.batch_rows;
@@ -273,20 +294,30 @@ fn run<A: Architecture>(
         for batch in rx.iter() {
             let n = batch.ids.len();
             let x = Array2::from_shape_vec((n, width), batch.xs).expect("rows × width");
-            let step = model.predict_proba(&x).and_then(|proba| {
-                line_buf.clear();
-                for (id, p) in batch.ids.iter().zip(proba.rows()) {
-                    line_buf.push_str(id);
-                    for &v in p.iter() {
-                        line_buf.push(',');
-                        push_probability(&mut line_buf, v);
+            let step = if let Some((_, mean, sd)) = regression {
+                model.outputs(&x).and_then(|y| {
+                    line_buf.clear();
+                    for (id, v) in batch.ids.iter().zip(y.column(0)) {
+                        let _ = writeln!(line_buf, "{id},{:.4}", (f64::from(*v) * sd + mean).max(0.0));
                     }
-                    line_buf.push(',');
-                    line_buf.push_str(&saved.classes[crate::model::argmax_row(p)]);
-                    line_buf.push('\n');
-                }
-                out.write_all(line_buf.as_bytes()).map_err(|e| Error::io(output, e))
-            });
+                    out.write_all(line_buf.as_bytes()).map_err(|e| Error::io(output, e))
+                })
+            } else {
+                model.predict_proba(&x).and_then(|proba| {
+                    line_buf.clear();
+                    for (id, p) in batch.ids.iter().zip(proba.rows()) {
+                        line_buf.push_str(id);
+                        for &v in p.iter() {
+                            line_buf.push(',');
+                            push_probability(&mut line_buf, v);
+                        }
+                        line_buf.push(',');
+                        line_buf.push_str(&saved.classes[crate::model::argmax_row(p)]);
+                        line_buf.push('\n');
+                    }
+                    out.write_all(line_buf.as_bytes()).map_err(|e| Error::io(output, e))
+                })
+            };
             if let Err(e) = step {
                 write_result = Err(e);
                 break; // dropping the receiver stops the reader

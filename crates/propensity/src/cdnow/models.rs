@@ -361,22 +361,34 @@ pub fn spend_out_of_fold(customers: &Customers, cfg: &SpendConfig) -> Result<Out
     let x = customers.features();
     let spend = customers.column(|c| c.spend_holdout);
     cross_validate(customers, &customers.folds(), cfg.validation_share, cfg.train.seed, spend.clone(), |r| {
-        let transform = InputTransform::fit(&rows(&x, &r.fit), cfg.log_inputs)?;
-        let fit_y: Vec<f64> = r.fit.iter().map(|&i| spend[i]).collect();
-        let (mean, sd) = mean_sd(&fit_y);
-        let set = |rr: &[usize]| -> Result<DenseDataset> {
-            let xs = transform.transform(&rows(&x, rr))?.mapv(|v| v as f32);
-            let ys = Array2::from_shape_fn((rr.len(), 1), |(i, _)| ((spend[rr[i]] - mean) / sd) as f32);
-            DenseDataset::new(xs, ys)
-        };
-        let fitted = Trainer::new(cfg.train.clone())?.fit_dense::<SpendMlp>(
-            &set(&r.fit)?,
-            Some(&set(&r.validation)?),
-            DenseLoss::MeanSquaredError,
-        )?;
-        let out = fitted.model.outputs(&transform.transform(&rows(&x, &r.test))?.mapv(|v| v as f32))?;
-        Ok((out.column(0).iter().map(|&v| (f64::from(v) * sd + mean).max(0.0)).collect(), fitted.history.epochs_run()))
+        let (model, transform, mean, sd, history) = train_spend(&x, &spend, r, cfg)?;
+        let out = model.outputs(&transform.transform(&rows(&x, &r.test))?.mapv(|v| v as f32))?;
+        Ok((out.column(0).iter().map(|&v| (f64::from(v) * sd + mean).max(0.0)).collect(), history.epochs_run()))
     })
+}
+
+/// Trains [`SpendMlp`] on the `fit` rows of `r` (early stopping on `validation`): the model, its
+/// input transform, the target's mean and standard deviation, and the history.
+fn train_spend(
+    x: &Array2<f64>,
+    spend: &[f64],
+    r: &FoldRows,
+    cfg: &SpendConfig,
+) -> Result<(Model<SpendMlp>, InputTransform, f64, f64, History)> {
+    let transform = InputTransform::fit(&rows(x, &r.fit), cfg.log_inputs)?;
+    let fit_y: Vec<f64> = r.fit.iter().map(|&i| spend[i]).collect();
+    let (mean, sd) = mean_sd(&fit_y);
+    let set = |rr: &[usize]| -> Result<DenseDataset> {
+        let xs = transform.transform(&rows(x, rr))?.mapv(|v| v as f32);
+        let ys = Array2::from_shape_fn((rr.len(), 1), |(i, _)| ((spend[rr[i]] - mean) / sd) as f32);
+        DenseDataset::new(xs, ys)
+    };
+    let fitted = Trainer::new(cfg.train.clone())?.fit_dense::<SpendMlp>(
+        &set(&r.fit)?,
+        Some(&set(&r.validation)?),
+        DenseLoss::MeanSquaredError,
+    )?;
+    Ok((fitted.model, transform, mean, sd, fitted.history))
 }
 
 fn mean_sd(v: &[f64]) -> (f64, f64) {
@@ -415,6 +427,26 @@ fn final_model<A: Architecture>(
     let card = ModelCard::new(data_file, &cfg.train, metrics)?;
     let pre = Preprocessing::Cdnow { transform };
     Ok((SavedModel::new(&model, CLASSES.iter().map(|s| s.to_string()).collect(), pre, card), history))
+}
+
+/// The spend network trained on all customers (early stopping on a held-out share), saved with its
+/// input transform and the target's mean and standard deviation; [`crate::score::score_csv`] writes
+/// `predicted_spend` in dollars for any customer file.
+pub fn train_spend_model(
+    customers: &Customers,
+    cfg: &SpendConfig,
+    data_file: &std::path::Path,
+    metrics: serde_json::Value,
+) -> Result<(SavedModel, History)> {
+    check_share(cfg.validation_share)?;
+    cfg.train.check()?;
+    let x = customers.features();
+    let spend = customers.column(|c| c.spend_holdout);
+    let r = fold_rows(&vec![1; customers.len()], 0, cfg.validation_share, cfg.train.seed);
+    let (model, transform, mean, sd, history) = train_spend(&x, &spend, &r, cfg)?;
+    let card = ModelCard::new(data_file, &cfg.train, metrics)?;
+    let pre = Preprocessing::CdnowSpend { transform, mean, sd };
+    Ok((SavedModel::new(&model, vec!["spend".into()], pre, card), history))
 }
 
 /// Class names of the churn model, index order: 0 = churned, 1 = active (bought in the holdout).
