@@ -118,6 +118,10 @@ fn kpi_tree_segments_beat_kmeans_out_of_sample_with_no_tiny_segment() {
     assert_eq!(tree.segments.iter().map(|s| s.n).sum::<usize>(), c.len());
     // segments are numbered by mean KPI, highest first
     assert!(tree.segments.windows(2).all(|w| w[0].kpi_mean >= w[1].kpi_mean));
+    // the table has one header cell per value cell
+    let t = tree.table().to_html();
+    assert_eq!(t.matches("<th>").count(), 13);
+    assert_eq!(t.matches("<td>").count(), 13 * 4);
 }
 
 fn propensity(args: &[&str]) -> std::process::Output {

@@ -239,6 +239,8 @@ pub struct SegmentProfile {
     pub kpi_mean: f64,
     /// Share of the segment that bought in the holdout.
     pub buyers: f64,
+    /// Mean CDs bought in the holdout (the second KPI: number of products).
+    pub cds_mean: f64,
     /// Mean calibration spend (a second KPI).
     pub cal_spend_mean: f64,
     /// Means of the [`BEHAVIOUR`] features.
@@ -382,6 +384,7 @@ fn profiles(
                 share: n / c.len() as f64,
                 kpi_mean,
                 buyers,
+                cds_mean: avg(&|i| c.rows[i].cds_holdout),
                 cal_spend_mean: avg(&|i| c.rows[i].cal_spend),
                 behaviour,
                 rule: rules.map(|r| r[order[g]].clone()),
@@ -401,6 +404,7 @@ impl Segmentation {
                 "customers",
                 "share",
                 "holdout spend",
+                "holdout CDs",
                 "bought again",
                 "calibration spend",
                 "frequency",
@@ -417,6 +421,7 @@ impl Segmentation {
                 s.n.to_string(),
                 format!("{:.1} %", 100.0 * s.share),
                 format!("${:.2}", s.kpi_mean),
+                format!("{:.2}", s.cds_mean),
                 format!("{:.1} %", 100.0 * s.buyers),
                 format!("${:.2}", s.cal_spend_mean),
             ];
