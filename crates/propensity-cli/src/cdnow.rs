@@ -10,7 +10,7 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use propensity::cdnow::btyd::Btyd;
 use propensity::cdnow::models::{
-    churn_out_of_fold, spend_out_of_fold, train_churn_model, train_spend_model, ChurnConfig, SpendConfig,
+    churn_out_of_fold, spend_out_of_fold, train_churn_model, train_spend_model, ChurnConfig, SpendConfig, SpendTarget,
 };
 use propensity::cdnow::segments::{compare, SegmentConfig};
 use propensity::cdnow::tune::{load_config, tune, Strategy, TuneConfig};
@@ -187,11 +187,14 @@ fn ltv(out: &Path) -> Result<()> {
     let btyd = step("fit BG/NBD + Gamma-Gamma (maximum likelihood)", || Btyd::fit(&c))?;
     println!("{}", btyd.parameter_table());
     let mlp = step("train the spend MLP on 5 folds (id mod 5)", || spend_out_of_fold(&c, &SpendConfig::default()))?;
+    let log_cfg = SpendConfig { target: SpendTarget::Log1p, ..SpendConfig::default() };
+    let log_mlp = step("train the log-spend MLP on 5 folds", || spend_out_of_fold(&c, &log_cfg))?;
     let actual = c.column(|r| r.spend_holdout);
     let zero = vec![0.0; c.len()];
     let rows = vec![
         ("BG/NBD × Gamma-Gamma".to_string(), RegressionScores::of(&actual, &btyd.expected_spend, &ids(&c))?),
         ("spend MLP 17-32-16-1 (out of fold)".to_string(), mlp.regression()?),
+        ("spend MLP on log(1 + spend) (out of fold)".to_string(), log_mlp.regression()?),
         ("zero for everyone".to_string(), RegressionScores::of(&actual, &zero, &ids(&c))?),
     ];
     println!("{}", regression_table("Holdout spend per customer (39 weeks)", &rows));
@@ -206,14 +209,15 @@ fn ltv(out: &Path) -> Result<()> {
         for (i, r) in c.rows.iter().enumerate() {
             writeln!(
                 w,
-                "{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{}",
                 r.id,
                 r.spend_holdout,
                 btyd.expected_transactions[i],
                 btyd.p_alive[i],
                 btyd.expected_value[i],
                 btyd.expected_spend[i],
-                mlp.predictions[i]
+                mlp.predictions[i],
+                log_mlp.predictions[i]
             )?;
         }
         Ok(())

@@ -49,11 +49,13 @@ pub enum Preprocessing {
         transform: crate::cdnow::models::InputTransform,
     },
     /// CDNOW holdout spend (a regressor): the churn model's inputs; the network predicts the
-    /// standardized spend, scored as `max(0, output · sd + mean)` dollars.
+    /// standardized target, scored as `target.inverse(output · sd + mean)` dollars.
     CdnowSpend {
         /// The input transform fitted on the training customers.
         transform: crate::cdnow::models::InputTransform,
-        /// Mean holdout spend of the training customers.
+        /// The training target (dollars or log(1 + dollars)).
+        target: crate::cdnow::models::SpendTarget,
+        /// Mean of the target over the training customers.
         mean: f64,
         /// Its standard deviation.
         sd: f64,
@@ -84,11 +86,13 @@ impl Preprocessing {
         }
     }
 
-    /// For a regressor: the name of the predicted amount and how to map the network's output
-    /// back to it (mean, standard deviation); `None` for classifiers.
-    pub fn regression(&self) -> Option<(&'static str, f64, f64)> {
+    /// For a regressor: the predicted amount and how the network's output maps to it; `None` for
+    /// classifiers.
+    pub fn regression(&self) -> Option<RegressionOutput> {
         match self {
-            Preprocessing::CdnowSpend { mean, sd, .. } => Some(("spend", *mean, *sd)),
+            Preprocessing::CdnowSpend { target, mean, sd, .. } => {
+                Some(RegressionOutput { name: "spend", target: *target, mean: *mean, sd: *sd })
+            }
             _ => None,
         }
     }
@@ -171,6 +175,26 @@ impl Preprocessing {
                 inputs.iter().enumerate().map(|(i, n)| (n.clone(), vec![i])).collect()
             }
         }
+    }
+}
+
+/// How a regressor's output becomes the predicted amount: `target.inverse(output · sd + mean)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RegressionOutput {
+    /// The amount's name (the scorer's column is `predicted_<name>`).
+    pub name: &'static str,
+    /// The training scale.
+    pub target: crate::cdnow::models::SpendTarget,
+    /// Mean of the standardized target.
+    pub mean: f64,
+    /// Standard deviation of the standardized target.
+    pub sd: f64,
+}
+
+impl RegressionOutput {
+    /// The amount for one network output.
+    pub fn amount(&self, output: f32) -> f64 {
+        self.target.inverse(f64::from(output) * self.sd + self.mean)
     }
 }
 

@@ -272,8 +272,8 @@ fn run<A: Architecture>(
         .map_err(|e| Error::io(output, e))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
     let regression = saved.preprocessing.regression();
-    let header = match regression {
-        Some((name, ..)) => format!("id,predicted_{name}"),
+    let header = match &regression {
+        Some(r) => format!("id,predicted_{}", r.name),
         None => {
             format!("id,{},predicted", saved.classes.iter().map(|c| format!("p_{c}")).collect::<Vec<_>>().join(","))
         }
@@ -294,11 +294,11 @@ fn run<A: Architecture>(
         for batch in rx.iter() {
             let n = batch.ids.len();
             let x = Array2::from_shape_vec((n, width), batch.xs).expect("rows × width");
-            let step = if let Some((_, mean, sd)) = regression {
+            let step = if let Some(r) = &regression {
                 model.outputs(&x).and_then(|y| {
                     line_buf.clear();
                     for (id, v) in batch.ids.iter().zip(y.column(0)) {
-                        let _ = writeln!(line_buf, "{id},{:.4}", (f64::from(*v) * sd + mean).max(0.0));
+                        let _ = writeln!(line_buf, "{id},{:.4}", r.amount(*v));
                     }
                     out.write_all(line_buf.as_bytes()).map_err(|e| Error::io(output, e))
                 })

@@ -8,7 +8,7 @@
 //! ```no_run
 //! use propensity::cdnow::{self, models::{churn_out_of_fold, ChurnConfig}};
 //! # fn main() -> propensity::Result<()> {
-//! # let customers: cdnow::Customers = unimplemented!();
+//! let customers = cdnow::load_default()?;
 //! let oof = churn_out_of_fold(&customers, &ChurnConfig::default())?;
 //! println!("AUC {:.3}", oof.scores()?.auc);
 //! # Ok(()) }
@@ -198,6 +198,8 @@ impl ChurnConfig {
 pub struct SpendConfig {
     /// `log1p` before standardizing.
     pub log_inputs: bool,
+    /// What the network is trained to predict.
+    pub target: SpendTarget,
     /// Share of each fold's training customers held out for early stopping.
     pub validation_share: f64,
     /// Optimizer, batches, epochs, early stopping, seed.
@@ -206,7 +208,49 @@ pub struct SpendConfig {
 
 impl Default for SpendConfig {
     fn default() -> Self {
-        SpendConfig { log_inputs: true, validation_share: 0.1, train: default_train_config() }
+        SpendConfig {
+            log_inputs: true,
+            target: SpendTarget::Dollars,
+            validation_share: 0.1,
+            train: default_train_config(),
+        }
+    }
+}
+
+/// The spend network's training target (standardized either way).
+///
+/// ```
+/// use propensity::cdnow::models::SpendTarget;
+/// assert_eq!(SpendTarget::Log1p.forward(9.0), 10f64.ln());
+/// assert!((SpendTarget::Log1p.inverse(10f64.ln()) - 9.0).abs() < 1e-12);
+/// assert_eq!(SpendTarget::Dollars.inverse(-3.0), 0.0); // spend is never negative
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SpendTarget {
+    /// Dollars (MSE on dollars): predicts the mean, so totals and RMSE come out right.
+    #[default]
+    Dollars,
+    /// log(1 + dollars): ranks customers better (Spearman) but predicts a typical rather than a
+    /// mean amount, so totals come out low.
+    Log1p,
+}
+
+impl SpendTarget {
+    /// Dollars to the training scale.
+    pub fn forward(self, dollars: f64) -> f64 {
+        match self {
+            SpendTarget::Dollars => dollars,
+            SpendTarget::Log1p => dollars.ln_1p(),
+        }
+    }
+
+    /// The training scale back to dollars (never below 0).
+    pub fn inverse(self, value: f64) -> f64 {
+        match self {
+            SpendTarget::Dollars => value.max(0.0),
+            SpendTarget::Log1p => value.exp_m1().max(0.0),
+        }
     }
 }
 
@@ -354,7 +398,7 @@ fn cross_validate(
 }
 
 /// Out-of-fold holdout spend (dollars, clipped at 0) from [`SpendMlp`] trained with MSE on the
-/// standardized spend.
+/// standardized [`SpendTarget`].
 pub fn spend_out_of_fold(customers: &Customers, cfg: &SpendConfig) -> Result<OutOfFold> {
     check_share(cfg.validation_share)?;
     cfg.train.check()?;
@@ -363,7 +407,8 @@ pub fn spend_out_of_fold(customers: &Customers, cfg: &SpendConfig) -> Result<Out
     cross_validate(customers, &customers.folds(), cfg.validation_share, cfg.train.seed, spend.clone(), |r| {
         let (model, transform, mean, sd, history) = train_spend(&x, &spend, r, cfg)?;
         let out = model.outputs(&transform.transform(&rows(&x, &r.test))?.mapv(|v| v as f32))?;
-        Ok((out.column(0).iter().map(|&v| (f64::from(v) * sd + mean).max(0.0)).collect(), history.epochs_run()))
+        let dollars = out.column(0).iter().map(|&v| cfg.target.inverse(f64::from(v) * sd + mean)).collect();
+        Ok((dollars, history.epochs_run()))
     })
 }
 
@@ -376,11 +421,11 @@ fn train_spend(
     cfg: &SpendConfig,
 ) -> Result<(Model<SpendMlp>, InputTransform, f64, f64, History)> {
     let transform = InputTransform::fit(&rows(x, &r.fit), cfg.log_inputs)?;
-    let fit_y: Vec<f64> = r.fit.iter().map(|&i| spend[i]).collect();
+    let fit_y: Vec<f64> = r.fit.iter().map(|&i| cfg.target.forward(spend[i])).collect();
     let (mean, sd) = mean_sd(&fit_y);
     let set = |rr: &[usize]| -> Result<DenseDataset> {
         let xs = transform.transform(&rows(x, rr))?.mapv(|v| v as f32);
-        let ys = Array2::from_shape_fn((rr.len(), 1), |(i, _)| ((spend[rr[i]] - mean) / sd) as f32);
+        let ys = Array2::from_shape_fn((rr.len(), 1), |(i, _)| ((cfg.target.forward(spend[rr[i]]) - mean) / sd) as f32);
         DenseDataset::new(xs, ys)
     };
     let fitted = Trainer::new(cfg.train.clone())?.fit_dense::<SpendMlp>(
@@ -445,7 +490,7 @@ pub fn train_spend_model(
     let r = fold_rows(&vec![1; customers.len()], 0, cfg.validation_share, cfg.train.seed);
     let (model, transform, mean, sd, history) = train_spend(&x, &spend, &r, cfg)?;
     let card = ModelCard::new(data_file, &cfg.train, metrics)?;
-    let pre = Preprocessing::CdnowSpend { transform, mean, sd };
+    let pre = Preprocessing::CdnowSpend { transform, target: cfg.target, mean, sd };
     Ok((SavedModel::new(&model, vec!["spend".into()], pre, card), history))
 }
 
