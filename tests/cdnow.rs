@@ -248,3 +248,30 @@ fn saved_spend_model_scores_dollars() {
         .collect();
     assert!(propensity::ranking::spearman(&actual, &q) > 0.45 && q.iter().all(|v| *v >= 0.0));
 }
+
+#[test]
+fn a_model_whose_preprocessing_does_not_fit_its_network_is_refused() {
+    use propensity::cdnow::models::train_churn_model;
+    let c = customers();
+    let file = propensity::paths::data_file(cdnow::FILE).unwrap();
+    let cfg = ChurnConfig {
+        train: propensity::train::TrainConfig { max_epochs: 2, ..ChurnConfig::default().train },
+        ..ChurnConfig::default()
+    };
+    let (mut saved, _) = train_churn_model(&c, &cfg, &file, serde_json::Value::Null).unwrap();
+    // a hand-edited file: the churn network with a 3-input feature-file preprocessing
+    let x = ndarray::Array2::from_shape_fn((4, 3), |(i, j)| (i + j) as f64);
+    saved.preprocessing = propensity::saved::Preprocessing::Features {
+        id: "id".into(),
+        inputs: vec!["a".into(), "b".into(), "c".into()],
+        target: "y".into(),
+        scaler: propensity::preprocess::StandardScaler::fit(&x).unwrap(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (model, input, out) = (dir.path().join("m.json"), dir.path().join("in.csv"), dir.path().join("out.csv"));
+    saved.save(&model).unwrap();
+    std::fs::write(&input, "id,a,b,c\n1,1,2,3\n").unwrap();
+    let e = propensity::score::score_csv(&model, &input, &out, Default::default(), &mut |_, _| {}).unwrap_err();
+    assert!(matches!(e, propensity::Error::Model { .. }) && e.to_string().contains("3 inputs"), "{e}");
+    assert!(!out.exists());
+}

@@ -254,6 +254,19 @@ fn run<A: Architecture>(
     let started = Instant::now();
     let model: Model<A> = saved.model(model_path)?;
     let encoder = RowEncoder::new(&saved.preprocessing);
+    if encoder.width() != A::inputs() || (saved.preprocessing.regression().is_some() != (A::outputs() == 1)) {
+        return Err(Error::Model {
+            file: model_path.to_path_buf(),
+            message: format!(
+                "its preprocessing ({}, {} inputs) does not fit its {} network ({} inputs, {} outputs)",
+                saved.preprocessing.dataset(),
+                encoder.width(),
+                A::NAME,
+                A::inputs(),
+                A::outputs()
+            ),
+        });
+    }
     let names = encoder.columns();
     let file = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
     let mut rdr = csv::ReaderBuilder::new()
