@@ -97,7 +97,7 @@ Base rate: 29.94 % of customers buy in the holdout."""),
     C("""use propensity::cdnow::{self, btyd::Btyd, models::{self, ChurnConfig, SpendConfig}};
 use propensity::{classify, plot, ranking};
 let customers = cdnow::load_default()?;
-let ids: Vec<u64> = customers.ids().into_iter().map(u64::from).collect();
+let ids = customers.ids();
 let bought: Vec<bool> = customers.rows.iter().map(|c| c.bought_in_holdout()).collect();"""),
     M("""## BG/NBD and Gamma-Gamma by maximum likelihood
 

@@ -24,7 +24,6 @@
 //! ```
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 
 use dfdx::nn::builders::ReLU;
@@ -118,13 +117,7 @@ pub struct Event {
 /// ```
 pub fn read(path: impl AsRef<Path>) -> Result<Vec<Event>> {
     let path = path.as_ref();
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let input: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    let mut reader = csv::Reader::from_reader(input);
+    let mut reader = csv::Reader::from_reader(crate::io::open_input(path)?);
     let format = |message: String| Error::Format { file: path.into(), message };
     let header: Vec<String> = reader.headers().map_err(|e| format(e.to_string()))?.iter().map(str::to_string).collect();
     if header != COLUMNS {
@@ -539,11 +532,15 @@ fn fit<A: Architecture>(train: &Rows, cfg: &ClickConfig) -> Result<(Model<A>, Fi
     Ok((fitted.model, scaler, fitted.history.epochs_run(), start.elapsed().as_secs_f64()))
 }
 
+/// P(class 1) of every test row and whether the row is positive.
+fn test_scores<A: Architecture>(model: &Model<A>, scaler: &FittedScaler, test: &Rows) -> Result<(Vec<f64>, Vec<bool>)> {
+    let p = model.predict_proba(&scaler.transform(&test.x)?.mapv(|v| v as f32))?;
+    Ok((p.column(1).iter().map(|&v| f64::from(v)).collect(), test.y.iter().map(|&v| v == 1).collect()))
+}
+
 fn fit_eval<A: Architecture>(name: &str, train: &Rows, test: &Rows, cfg: &ClickConfig) -> Result<ModelResult> {
     let (model, scaler, epochs, seconds) = fit::<A>(train, cfg)?;
-    let p = model.predict_proba(&scaler.transform(&test.x)?.mapv(|v| v as f32))?;
-    let score: Vec<f64> = p.column(1).iter().map(|&v| f64::from(v)).collect();
-    let positive: Vec<bool> = test.y.iter().map(|&v| v == 1).collect();
+    let (score, positive) = test_scores(&model, &scaler, test)?;
     let ids: Vec<u64> = (0..score.len() as u64).collect();
     Ok(ModelResult {
         model: name.into(),
@@ -565,9 +562,7 @@ fn saved_model<A: Architecture>(
     data_file: &Path,
 ) -> Result<(SavedModel, Rows)> {
     let (model, scaler, epochs, _) = fit::<A>(&train, cfg)?;
-    let p = model.predict_proba(&scaler.transform(&test.x)?.mapv(|v| v as f32))?;
-    let score: Vec<f64> = p.column(1).iter().map(|&v| f64::from(v)).collect();
-    let positive: Vec<bool> = test.y.iter().map(|&v| v == 1).collect();
+    let (score, positive) = test_scores(&model, &scaler, &test)?;
     let auc = crate::classify::roc_auc(&score, &positive)?;
     let card = ModelCard::new(data_file, &cfg.train, serde_json::json!({ "test_auc": auc, "epochs": epochs }))?;
     let pre =

@@ -30,13 +30,7 @@ use crate::{Error, Result};
 /// cells are missing.
 pub fn infer_csv(path: impl AsRef<Path>) -> Result<Table> {
     let path = path.as_ref();
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let input: Box<dyn std::io::Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    let mut reader = csv::Reader::from_reader(input);
+    let mut reader = csv::Reader::from_reader(crate::io::open_input(path)?);
     let names: Vec<String> = reader
         .headers()
         .map_err(|e| Error::Format { file: path.into(), message: e.to_string() })?

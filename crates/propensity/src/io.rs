@@ -1,6 +1,6 @@
-//! Writing files atomically: to a temporary file beside the target, then a rename.
-//!
-//! A failed or interrupted write never leaves a half-written output behind.
+//! Writing files atomically (to a temporary file beside the target, then a rename: a failed or
+//! interrupted write never leaves a half-written output behind), and opening inputs that may be
+//! gzipped.
 
 use std::io::Write;
 use std::path::Path;
@@ -51,6 +51,28 @@ pub(crate) fn make_readable(file: &std::fs::File) -> std::io::Result<()> {
     #[cfg(not(unix))]
     let _ = file;
     Ok(())
+}
+
+/// Opens `path` for reading, decompressing on the fly when its name ends in `.gz`.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("a.csv.gz");
+/// let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), Default::default());
+/// gz.write_all(b"x,y\n1,2\n").unwrap();
+/// gz.finish().unwrap();
+/// let mut text = String::new();
+/// propensity::io::open_input(&path).unwrap().read_to_string(&mut text).unwrap();
+/// assert_eq!(text, "x,y\n1,2\n");
+/// ```
+pub fn open_input(path: &Path) -> Result<Box<dyn std::io::Read>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    })
 }
 
 /// Writes `bytes` to `path` atomically (see [`write_atomic`]).

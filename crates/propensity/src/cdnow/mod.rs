@@ -383,9 +383,9 @@ impl Customers {
         self.rows.iter().map(f).collect()
     }
 
-    /// Customer ids.
-    pub fn ids(&self) -> Vec<u32> {
-        self.rows.iter().map(|c| c.id).collect()
+    /// Customer ids, as the ranking metrics take them (their tie-breaker).
+    pub fn ids(&self) -> Vec<u64> {
+        self.rows.iter().map(|c| u64::from(c.id)).collect()
     }
 
     /// The fold of each customer (`id mod 5`).

@@ -342,21 +342,43 @@ pub fn churn_out_of_fold(customers: &Customers, cfg: &ChurnConfig) -> Result<Out
 /// Out-of-fold P(buys in the holdout) with the given fold of each customer (0‥k−1).
 pub fn churn_cross_validate(customers: &Customers, folds: &[usize], cfg: &ChurnConfig) -> Result<OutOfFold> {
     cfg.check()?;
-    let x = customers.features();
-    let bought: Vec<usize> = customers.rows.iter().map(|c| usize::from(c.bought_in_holdout())).collect();
-    cross_validate(
-        customers,
-        folds,
-        cfg.validation_share,
-        cfg.train.seed,
-        bought.iter().map(|&b| b as f64).collect(),
-        |r| match cfg.architecture {
-            ChurnArchitecture::Mlp32x16 => churn_fold::<ChurnMlp>(&x, &bought, r, cfg),
-            ChurnArchitecture::Mlp64x32 => churn_fold::<ChurnWide>(&x, &bought, r, cfg),
-            ChurnArchitecture::Mlp16 => churn_fold::<ChurnSmall>(&x, &bought, r, cfg),
-            ChurnArchitecture::Logistic => churn_fold::<ChurnLogistic>(&x, &bought, r, cfg),
-        },
-    )
+    let (x, bought) = churn_data(customers);
+    let actual = bought.iter().map(|&b| b as f64).collect();
+    cross_validate(customers, folds, cfg.validation_share, cfg.train.seed, actual, |r| {
+        churn_fold_any(&x, &bought, r, cfg)
+    })
+}
+
+/// Trains on the customers with `test[i] == false` and scores the others: AUC, AP and lift of
+/// P(buys in the holdout) on the test customers (one fit; the same split and seeds as
+/// [`churn_cross_validate`] with `test` as fold 1).
+pub fn churn_train_test(customers: &Customers, test: &[bool], cfg: &ChurnConfig) -> Result<BinaryScores> {
+    cfg.check()?;
+    if test.len() != customers.len() || !test.contains(&true) || !test.contains(&false) {
+        return Err(Error::Data("need one flag per customer, with both training and test customers".into()));
+    }
+    let (x, bought) = churn_data(customers);
+    let folds: Vec<usize> = test.iter().map(|&t| usize::from(t)).collect();
+    let r = fold_rows(&folds, 1, cfg.validation_share, cfg.train.seed);
+    let (score, _) = churn_fold_any(&x, &bought, &r, cfg)?;
+    let positive: Vec<bool> = r.test.iter().map(|&i| bought[i] == 1).collect();
+    let ids: Vec<u64> = r.test.iter().map(|&i| u64::from(customers.rows[i].id)).collect();
+    BinaryScores::of(&score, &positive, &ids)
+}
+
+/// The feature matrix and the 0/1 "bought in the holdout" class of every customer.
+fn churn_data(customers: &Customers) -> (Array2<f64>, Vec<usize>) {
+    (customers.features(), customers.rows.iter().map(|c| usize::from(c.bought_in_holdout())).collect())
+}
+
+/// One fold with the configured architecture.
+fn churn_fold_any(x: &Array2<f64>, bought: &[usize], r: &FoldRows, cfg: &ChurnConfig) -> Result<(Vec<f64>, usize)> {
+    match cfg.architecture {
+        ChurnArchitecture::Mlp32x16 => churn_fold::<ChurnMlp>(x, bought, r, cfg),
+        ChurnArchitecture::Mlp64x32 => churn_fold::<ChurnWide>(x, bought, r, cfg),
+        ChurnArchitecture::Mlp16 => churn_fold::<ChurnSmall>(x, bought, r, cfg),
+        ChurnArchitecture::Logistic => churn_fold::<ChurnLogistic>(x, bought, r, cfg),
+    }
 }
 
 fn cross_validate(
@@ -388,13 +410,7 @@ fn cross_validate(
         }
         epochs.push(e);
     }
-    Ok(OutOfFold {
-        ids: customers.ids().into_iter().map(u64::from).collect(),
-        predictions,
-        actual,
-        epochs,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    Ok(OutOfFold { ids: customers.ids(), predictions, actual, epochs, seconds: start.elapsed().as_secs_f64() })
 }
 
 /// Out-of-fold holdout spend (dollars, clipped at 0) from [`SpendMlp`] trained with MSE on the
@@ -465,8 +481,7 @@ fn final_model<A: Architecture>(
     data_file: &std::path::Path,
     metrics: serde_json::Value,
 ) -> Result<(SavedModel, History)> {
-    let x = customers.features();
-    let bought: Vec<usize> = customers.rows.iter().map(|c| usize::from(c.bought_in_holdout())).collect();
+    let (x, bought) = churn_data(customers);
     let r = fold_rows(&vec![1; customers.len()], 0, cfg.validation_share, cfg.train.seed);
     let (model, transform, history) = train_churn::<A>(&x, &bought, &r.fit, &r.validation, cfg)?;
     let card = ModelCard::new(data_file, &cfg.train, metrics)?;

@@ -22,7 +22,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use super::models::{churn_cross_validate, ChurnArchitecture, ChurnConfig};
+use super::models::{churn_cross_validate, churn_train_test, ChurnArchitecture, ChurnConfig};
 use super::Customers;
 use crate::display::HtmlTable;
 use crate::ranking::BinaryScores;
@@ -196,13 +196,7 @@ fn subset(c: &Customers, keep: impl Fn(u32) -> bool) -> Customers {
 
 /// Trains `cfg` on folds 0–3 and scores fold 4.
 fn fold4_scores(c: &Customers, cfg: &ChurnConfig) -> Result<BinaryScores> {
-    let folds: Vec<usize> = c.rows.iter().map(|r| usize::from(r.id % 5 == 4)).collect();
-    let oof = churn_cross_validate(c, &folds, cfg)?;
-    let rows: Vec<usize> = (0..folds.len()).filter(|&i| folds[i] == 1).collect();
-    let positive: Vec<bool> = rows.iter().map(|&i| oof.actual[i] > 0.0).collect();
-    let score: Vec<f64> = rows.iter().map(|&i| oof.predictions[i]).collect();
-    let ids: Vec<u64> = rows.iter().map(|&i| oof.ids[i]).collect();
-    BinaryScores::of(&score, &positive, &ids)
+    churn_train_test(c, &c.rows.iter().map(|r| r.id % 5 == 4).collect::<Vec<_>>(), cfg)
 }
 
 /// Runs the search on `customers` (see the module docs for which customers it sees).
