@@ -168,7 +168,7 @@ fn cli_churn_model_is_saved_scored_and_tuned_config_is_used() {
     let cfg = dir.path().join("cfg.json");
     std::fs::write(&cfg, r#"{"architecture": "logistic", "train": {"max_epochs": 5}}"#).unwrap();
     let run = propensity(&["cdnow", "churn", "--config", cfg.to_str().unwrap(), "--out", out]);
-    assert!(run.status.success() && String::from_utf8_lossy(&run.stdout).contains("cdnow-churn-17-2"));
+    assert!(run.status.success() && String::from_utf8_lossy(&run.stdout).contains("mlp-17-2"));
     std::fs::write(&cfg, r#"{"validation_share": 2.0}"#).unwrap();
     let run = propensity(&["cdnow", "churn", "--config", cfg.to_str().unwrap(), "--out", out]);
     assert!(!run.status.success() && String::from_utf8_lossy(&run.stderr).contains("validation_share"));

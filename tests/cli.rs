@@ -180,3 +180,52 @@ fn help_lists_the_options_and_bad_flags_fail() {
     assert!(!propensity(&["audiobooks", "--runs", "zero"]).status.success());
     assert!(!propensity(&["audiobooks", "--runs", "0"]).status.success());
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly_and_score_never_replaces_its_input() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ab");
+    // `propensity audiobooks | head -0`: the reader is gone before anything is written; the run
+    // ends quietly with status 0 (it used to panic with "Broken pipe", status 101)
+    let mut child = Command::new(env!("CARGO_BIN_EXE_propensity"))
+        .args(["audiobooks", "--no-record", "--out", out.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success() && !text(&o.stderr).contains("panicked"), "{:?} {}", o.status, text(&o.stderr));
+    let o = propensity(&["audiobooks", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // the input as the output: refused, the input untouched
+    let input = dir.path().join("customers.csv");
+    std::fs::copy(bundled_csv(), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    let o = propensity(&[
+        "score",
+        "--model",
+        out.join("model.json").to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        dir.path().join(".").join("customers.csv").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("is the input file"), "{}", text(&o.stderr));
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+    // an output in a missing folder names the folder
+    let o = propensity(&[
+        "score",
+        "--model",
+        out.join("model.json").to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        dir.path().join("missing").join("s.csv").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(err.contains("missing") && err.contains("does not exist") && !err.contains(".propensity-"), "{err}");
+}

@@ -1,7 +1,6 @@
 //! End-to-end runs of the library on the bundled Audiobooks data.
 
 use propensity::audiobooks::{self, Prepared, PreprocessConfig, ScalerFit};
-use propensity::model::AudiobooksMlp;
 use propensity::train::{EarlyStoppingConfig, History, Shuffle, TrainConfig, Trainer};
 use propensity::{paths, Dataset, Error};
 
@@ -46,8 +45,11 @@ fn leak_free_scaler_is_fitted_on_train_only() {
     assert_ne!(p.scaler, default.scaler);
 }
 
-fn fit(p: &Prepared, config: TrainConfig) -> propensity::train::Fitted<AudiobooksMlp> {
-    Trainer::new(config).unwrap().fit::<AudiobooksMlp>(&p.splits.train, Some(&p.splits.validation)).unwrap()
+fn fit(p: &Prepared, config: TrainConfig) -> propensity::train::Fitted {
+    Trainer::new(config)
+        .unwrap()
+        .fit(&propensity::audiobooks::network(), &p.splits.train, Some(&p.splits.validation))
+        .unwrap()
 }
 
 #[test]
@@ -113,7 +115,7 @@ fn a_diverging_loss_is_an_error_naming_epoch_and_batch() {
     let d = Dataset::new(x, (0..20).map(|i| i % 2).collect()).unwrap();
     let err = Trainer::new(TrainConfig { early_stopping: None, batch_size: 10, ..Default::default() })
         .unwrap()
-        .fit::<AudiobooksMlp>(&d, None)
+        .fit(&propensity::audiobooks::network(), &d, None)
         .unwrap_err();
     assert!(matches!(err, Error::NonFiniteLoss { epoch: 1, batch: 1, .. }), "{err}");
 }
@@ -123,17 +125,20 @@ fn training_input_is_checked_against_the_architecture() {
     let wide = Dataset::new(ndarray::Array2::zeros((4, 3)), vec![0, 1, 0, 1]).unwrap();
     let err = Trainer::new(TrainConfig { early_stopping: None, ..Default::default() })
         .unwrap()
-        .fit::<AudiobooksMlp>(&wide, None)
+        .fit(&propensity::audiobooks::network(), &wide, None)
         .unwrap_err();
     assert!(err.to_string().contains("3 columns, the model takes 10"), "{err}");
     let three_classes = Dataset::new(ndarray::Array2::zeros((3, 10)), vec![0, 1, 2]).unwrap();
     let err = Trainer::new(TrainConfig { early_stopping: None, ..Default::default() })
         .unwrap()
-        .fit::<AudiobooksMlp>(&three_classes, None)
+        .fit(&propensity::audiobooks::network(), &three_classes, None)
         .unwrap_err();
     assert!(err.to_string().contains("class 2"), "{err}");
     let two_classes = Dataset::new(ndarray::Array2::zeros((2, 10)), vec![0, 1]).unwrap();
-    let err = Trainer::new(TrainConfig::default()).unwrap().fit::<AudiobooksMlp>(&two_classes, None).unwrap_err();
+    let err = Trainer::new(TrainConfig::default())
+        .unwrap()
+        .fit(&propensity::audiobooks::network(), &two_classes, None)
+        .unwrap_err();
     assert!(matches!(err, Error::Config { field: "early_stopping", .. }), "{err}");
 }
 

@@ -54,7 +54,7 @@ fn generated_files_clean_and_train_better_than_the_baseline_and_below_the_truth(
     )
     .unwrap();
     network::saved_model(&fitted.model, &prepared.scaler, card).save(&model_path).unwrap();
-    let (loaded, saved) = propensity::saved::load::<network::CategoryNet>(&model_path).unwrap();
+    let (loaded, saved) = propensity::saved::load(&model_path).unwrap();
     assert_eq!(loaded.weights(), fitted.model.weights());
     assert_eq!(saved.classes.len(), 6);
     let test_csv = dir.path().join("test.csv");

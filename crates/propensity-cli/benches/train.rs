@@ -13,7 +13,6 @@ use std::process::Command;
 use std::time::Instant;
 
 use propensity::audiobooks::{self, PreprocessConfig};
-use propensity::model::AudiobooksMlp;
 use propensity::train::{TrainConfig, Trainer};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -31,8 +30,11 @@ fn main() -> propensity::Result<()> {
     let mut t_full = Vec::new();
     for rep in 0..reps {
         let t = Instant::now();
-        let f = Trainer::new(TrainConfig { seed: rep + 1, ..full.clone() })?
-            .fit::<AudiobooksMlp>(&s.train, Some(&s.validation))?;
+        let f = Trainer::new(TrainConfig { seed: rep + 1, ..full.clone() })?.fit(
+            &propensity::audiobooks::network(),
+            &s.train,
+            Some(&s.validation),
+        )?;
         t_full.push(t.elapsed().as_secs_f64());
         assert_eq!(f.history.epochs_run(), 100);
     }
@@ -49,8 +51,11 @@ fn main() -> propensity::Result<()> {
     let mut epochs = Vec::new();
     for seed in 1..=10 {
         let t = Instant::now();
-        let f = Trainer::new(TrainConfig { seed, ..TrainConfig::default() })?
-            .fit::<AudiobooksMlp>(&s.train, Some(&s.validation))?;
+        let f = Trainer::new(TrainConfig { seed, ..TrainConfig::default() })?.fit(
+            &propensity::audiobooks::network(),
+            &s.train,
+            Some(&s.validation),
+        )?;
         t_es.push(t.elapsed().as_secs_f64());
         epochs.push(f.history.epochs_run() as f64);
     }
@@ -66,8 +71,11 @@ fn main() -> propensity::Result<()> {
     let shop = propensity::shopping::split(&enc, &propensity::shopping::SplitConfig::default())?;
     let mut t_shop = Vec::new();
     for seed in 42..45 {
-        let f = Trainer::new(propensity::shopping::train_config(seed))?
-            .fit::<propensity::shopping::ShoppingMlp>(&shop.train, None)?;
+        let f = Trainer::new(propensity::shopping::train_config(seed))?.fit(
+            &propensity::shopping::network(),
+            &shop.train,
+            None,
+        )?;
         t_shop.push(f.history.seconds);
     }
     let shop_s = median(t_shop);

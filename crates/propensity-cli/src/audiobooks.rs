@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use propensity::audiobooks::{self, PreprocessConfig, ScalerFit};
-use propensity::model::AudiobooksMlp;
 use propensity::runs::{append_record, Interval, PairedComparison, RunRecord, RunTable};
 use propensity::saved::{sha256_file, ModelCard};
 use propensity::train::{EarlyStoppingConfig, KerasLogger, Shuffle, TrainConfig, Trainer};
@@ -132,7 +131,7 @@ pub fn run(args: Args) -> Result<()> {
         if args.runs == 1 || args.verbose {
             trainer = trainer.callback(KerasLogger::stdout());
         }
-        let fitted = trainer.fit::<AudiobooksMlp>(&s.train, Some(&s.validation))?;
+        let fitted = trainer.fit(&propensity::audiobooks::network(), &s.train, Some(&s.validation))?;
         let test = fitted.model.evaluate(&s.test)?;
         let suffix = if args.runs == 1 { String::new() } else { format!("-seed-{seed}") };
         let history_path = args.out.join(format!("history{suffix}.json"));
@@ -171,8 +170,11 @@ pub fn run(args: Args) -> Result<()> {
         }
         runs.push_history(&fitted.history, test);
         if let Some(b) = &variant_b {
-            let fb =
-                Trainer::new(TrainConfig { seed, ..b.clone() })?.fit::<AudiobooksMlp>(&s.train, Some(&s.validation))?;
+            let fb = Trainer::new(TrainConfig { seed, ..b.clone() })?.fit(
+                &propensity::audiobooks::network(),
+                &s.train,
+                Some(&s.validation),
+            )?;
             let tb = fb.model.evaluate(&s.test)?;
             if let Some(file) = args.record.file()? {
                 let label = format!("{} (compare)", args.record.label);

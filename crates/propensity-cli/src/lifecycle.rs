@@ -6,14 +6,12 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use propensity::calibration::{calibrate, calibration_table, reliability_plot};
-use propensity::cdnow::models::{ChurnLogistic, ChurnMlp, ChurnSmall, ChurnWide};
-use propensity::clickstream::{ConversionLogistic, UserChurnLogistic};
 use propensity::importance::{accuracy_importance, importance_plot, importance_table};
-use propensity::model::{Architecture, AudiobooksMlp, Model};
+use propensity::model::Model;
+use propensity::network::Head;
 use propensity::runs::{read_records, records_plot, records_table, Interval};
 use propensity::saved::SavedModel;
 use propensity::score::{score_csv, ScoreOptions};
-use propensity::shopping::ShoppingMlp;
 
 use crate::DatasetArg;
 
@@ -101,23 +99,17 @@ pub fn explain(args: ExplainArgs) -> Result<()> {
         saved.preprocessing.dataset_from_csv(&args.data)?
     };
     let groups = saved.preprocessing.feature_groups();
-    macro_rules! explain_with {
-        ($a:ty) => {{
-            let m: Model<$a> = saved.model(&args.model)?;
-            (accuracy_importance(&m, &data, &groups, args.repeats, args.seed)?, m.predict_proba(data.inputs())?)
-        }};
+    let m: Model = saved.model(&args.model)?;
+    if m.network().head != Head::Softmax {
+        bail!(
+            "explain works on classifiers; {} holds a {:?} network ({})",
+            args.model.display(),
+            m.network().head,
+            m.network()
+        );
     }
-    let (importance, proba) = match saved.architecture.as_str() {
-        <AudiobooksMlp as Architecture>::NAME => explain_with!(AudiobooksMlp),
-        <ShoppingMlp as Architecture>::NAME => explain_with!(ShoppingMlp),
-        <ChurnMlp as Architecture>::NAME => explain_with!(ChurnMlp),
-        <ChurnWide as Architecture>::NAME => explain_with!(ChurnWide),
-        <ChurnSmall as Architecture>::NAME => explain_with!(ChurnSmall),
-        <ChurnLogistic as Architecture>::NAME => explain_with!(ChurnLogistic),
-        <ConversionLogistic as Architecture>::NAME => explain_with!(ConversionLogistic),
-        <UserChurnLogistic as Architecture>::NAME => explain_with!(UserChurnLogistic),
-        other => bail!("no explainer for architecture {other}"),
-    };
+    let (importance, proba) =
+        (accuracy_importance(&m, &data, &groups, args.repeats, args.seed)?, m.predict_proba(data.inputs())?);
     println!(
         "{}",
         importance_table(

@@ -93,6 +93,35 @@ pub enum DatasetArg {
 }
 
 fn main() -> Result<()> {
+    // Output piped into a reader that stops early (`propensity runs | head`) ends the run
+    // quietly with status 0, as a Unix filter does, instead of a "Broken pipe" panic.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info)
+    }));
+    let result = run();
+    if let Err(e) = &result {
+        let broken_pipe = e
+            .chain()
+            .filter_map(|c| c.downcast_ref::<std::io::Error>())
+            .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+        if broken_pipe {
+            std::process::exit(0);
+        }
+    }
+    result
+}
+
+fn run() -> Result<()> {
     match Cli::parse().command {
         Command::Audiobooks(args) => audiobooks::run(args),
         Command::Shopping(args) => shopping::run(args),

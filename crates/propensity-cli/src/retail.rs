@@ -211,7 +211,7 @@ fn print_means(report: &network::CategoryReport) {
 }
 
 fn evaluate(args: EvaluateArgs) -> Result<()> {
-    let (model, _) = propensity::saved::load::<network::CategoryNet>(&args.model)?;
+    let (model, _) = propensity::saved::load(&args.model)?;
     let (dir, file, prepared) = prepare(&args.data)?;
     let report = network::CategoryReport::evaluate(&model, &file, &prepared, truth(&dir)?.as_ref())?;
     println!("{report}");

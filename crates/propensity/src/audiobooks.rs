@@ -234,9 +234,19 @@ pub fn preprocess(table: &Table, config: &PreprocessConfig) -> Result<Prepared> 
 /// Class names of the audiobooks target (`Targets` values).
 pub const CLASSES: [&str; 2] = ["0", "1"];
 
+/// The Keras notebook's network: 10 inputs → Dense(50, relu) → Dense(50, relu) → Dense(2,
+/// softmax); 3,202 parameters, as in Keras (550 + 2,550 + 102).
+///
+/// ```
+/// assert_eq!(propensity::audiobooks::network().parameters(), 3202);
+/// ```
+pub fn network() -> crate::network::Network {
+    crate::network::Network::mlp(INPUTS.len(), &[50, 50], CLASSES.len(), crate::network::Head::Softmax)
+}
+
 /// Bundles a trained model with the preprocessing that produced its inputs, ready to save.
 pub fn saved_model(
-    model: &crate::model::Model<crate::model::AudiobooksMlp>,
+    model: &crate::model::Model,
     prepared: &Prepared,
     card: crate::saved::ModelCard,
 ) -> crate::saved::SavedModel {

@@ -26,7 +26,6 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use dfdx::nn::builders::ReLU;
 use ndarray::Array2;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -34,9 +33,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::{days_from_civil, parse_timestamp};
 use crate::display::HtmlTable;
-use crate::layers::Dense;
 use crate::model::Model;
-use crate::model::{architecture, Architecture};
+use crate::network::{Head, Network};
 use crate::preprocess::{FittedScaler, StandardScaler};
 use crate::ranking::{bootstrap_auc, BinaryScores};
 use crate::saved::{ModelCard, Preprocessing, SavedModel};
@@ -328,22 +326,16 @@ pub fn churn_inputs() -> Vec<String> {
 /// Churn input width.
 pub const CHURN_INPUTS: usize = 11 + 19 + 5 + 3 + 3;
 
-architecture!(
-    /// Logistic regression on the conversion inputs.
-    ConversionLogistic, "click-conversion-34-2", CONVERSION_INPUTS, 2, Dense<CONVERSION_INPUTS, 2>
-);
-architecture!(
-    /// A small MLP on the conversion inputs, 34 → 16 → 2.
-    ConversionMlp, "click-conversion-34-16-2", CONVERSION_INPUTS, 2, ((Dense<CONVERSION_INPUTS, 16>, ReLU), Dense<16, 2>)
-);
-architecture!(
-    /// Logistic regression on the churn inputs.
-    UserChurnLogistic, "click-churn-41-2", CHURN_INPUTS, 2, Dense<CHURN_INPUTS, 2>
-);
-architecture!(
-    /// A small MLP on the churn inputs, 41 → 16 → 2.
-    UserChurnMlp, "click-churn-41-16-2", CHURN_INPUTS, 2, ((Dense<CHURN_INPUTS, 16>, ReLU), Dense<16, 2>)
-);
+/// Logistic regression (no hidden layer) or a small MLP (one hidden layer of 16) on `inputs`
+/// columns, two classes.
+///
+/// ```
+/// assert_eq!(propensity::clickstream::network(34, false).name(), "mlp-34-2");
+/// assert_eq!(propensity::clickstream::network(41, true).name(), "mlp-41-16-2");
+/// ```
+pub fn network(inputs: usize, hidden: bool) -> Network {
+    Network::mlp(inputs, if hidden { &[16] } else { &[] }, 2, Head::Softmax)
+}
 
 fn one_hot(out: &mut Vec<f64>, level: usize, n: usize) {
     out.extend((0..n).map(|i| f64::from(u8::from(i == level))));
@@ -513,9 +505,9 @@ pub struct TaskReport {
     pub peers: Vec<(String, f64, f64)>,
 }
 
-/// Trains a network of architecture `A` on `train` (a seeded share held out for early stopping),
+/// Trains `network` on `train` (a seeded share held out for early stopping),
 /// with a scaler fitted on the rows it trains on.
-fn fit<A: Architecture>(train: &Rows, cfg: &ClickConfig) -> Result<(Model<A>, FittedScaler, usize, f64)> {
+fn fit(network: &Network, train: &Rows, cfg: &ClickConfig) -> Result<(Model, FittedScaler, usize, f64)> {
     let mut order: Vec<usize> = (0..train.y.len()).collect();
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(cfg.train.seed));
     let n_val = ((order.len() as f64) * cfg.validation_share).round() as usize;
@@ -528,18 +520,18 @@ fn fit<A: Architecture>(train: &Rows, cfg: &ClickConfig) -> Result<(Model<A>, Fi
         )
     };
     let start = std::time::Instant::now();
-    let fitted = Trainer::new(cfg.train.clone())?.fit::<A>(&pick(fit)?, Some(&pick(val)?))?;
+    let fitted = Trainer::new(cfg.train.clone())?.fit(network, &pick(fit)?, Some(&pick(val)?))?;
     Ok((fitted.model, scaler, fitted.history.epochs_run(), start.elapsed().as_secs_f64()))
 }
 
 /// P(class 1) of every test row and whether the row is positive.
-fn test_scores<A: Architecture>(model: &Model<A>, scaler: &FittedScaler, test: &Rows) -> Result<(Vec<f64>, Vec<bool>)> {
+fn test_scores(model: &Model, scaler: &FittedScaler, test: &Rows) -> Result<(Vec<f64>, Vec<bool>)> {
     let p = model.predict_proba(&scaler.transform(&test.x)?.mapv(|v| v as f32))?;
     Ok((p.column(1).iter().map(|&v| f64::from(v)).collect(), test.y.iter().map(|&v| v == 1).collect()))
 }
 
-fn fit_eval<A: Architecture>(name: &str, train: &Rows, test: &Rows, cfg: &ClickConfig) -> Result<ModelResult> {
-    let (model, scaler, epochs, seconds) = fit::<A>(train, cfg)?;
+fn fit_eval(name: &str, hidden: bool, train: &Rows, test: &Rows, cfg: &ClickConfig) -> Result<ModelResult> {
+    let (model, scaler, epochs, seconds) = fit(&network(train.x.ncols(), hidden), train, cfg)?;
     let (score, positive) = test_scores(&model, &scaler, test)?;
     let ids: Vec<u64> = (0..score.len() as u64).collect();
     Ok(ModelResult {
@@ -554,14 +546,8 @@ fn fit_eval<A: Architecture>(name: &str, train: &Rows, test: &Rows, cfg: &ClickC
 /// The logistic network of a task trained on its training rows and saved with its scaler, with
 /// the test rows (write them with [`Rows::write_csv`] and score them with
 /// [`crate::score::score_csv`]).
-fn saved_model<A: Architecture>(
-    train: Rows,
-    test: Rows,
-    task: Task,
-    cfg: &ClickConfig,
-    data_file: &Path,
-) -> Result<(SavedModel, Rows)> {
-    let (model, scaler, epochs, _) = fit::<A>(&train, cfg)?;
+fn saved_model(train: Rows, test: Rows, task: Task, cfg: &ClickConfig, data_file: &Path) -> Result<(SavedModel, Rows)> {
+    let (model, scaler, epochs, _) = fit(&network(train.x.ncols(), false), &train, cfg)?;
     let (score, positive) = test_scores(&model, &scaler, &test)?;
     let auc = crate::classify::roc_auc(&score, &positive)?;
     let card = ModelCard::new(data_file, &cfg.train, serde_json::json!({ "test_auc": auc, "epochs": epochs }))?;
@@ -638,10 +624,7 @@ pub fn task_rows(events: &[Event], task: Task, cfg: &ClickConfig) -> Result<(Row
 pub fn train_model(events: &[Event], task: Task, cfg: &ClickConfig, data_file: &Path) -> Result<(SavedModel, Rows)> {
     cfg.train.check()?;
     let (train, test) = task_rows(events, task, cfg)?;
-    match task {
-        Task::Conversion => saved_model::<ConversionLogistic>(train, test, task, cfg, data_file),
-        Task::Churn => saved_model::<UserChurnLogistic>(train, test, task, cfg, data_file),
-    }
+    saved_model(train, test, task, cfg, data_file)
 }
 
 fn rate(y: &[usize]) -> f64 {
@@ -658,8 +641,8 @@ pub fn conversion(events: &[Event], cfg: &ClickConfig) -> Result<TaskReport> {
         train_rows: (train.y.len(), rate(&train.y)),
         test_rows: (test.y.len(), rate(&test.y)),
         results: vec![
-            fit_eval::<ConversionLogistic>("logistic network", &train, &test, cfg)?,
-            fit_eval::<ConversionMlp>("MLP 34-16-2", &train, &test, cfg)?,
+            fit_eval("logistic network", false, &train, &test, cfg)?,
+            fit_eval("MLP 34-16-2", true, &train, &test, cfg)?,
         ],
         peers: vec![
             ("scikit-learn logistic regression".into(), 0.779, 0.469),
@@ -692,8 +675,8 @@ pub fn churn(events: &[Event], cfg: &ClickConfig) -> Result<TaskReport> {
         train_rows: (train.y.len(), rate(&train.y)),
         test_rows: (test.y.len(), rate(&test.y)),
         results: vec![
-            fit_eval::<UserChurnLogistic>("logistic network", &train, &test, cfg)?,
-            fit_eval::<UserChurnMlp>("MLP 41-16-2", &train, &test, cfg)?,
+            fit_eval("logistic network", false, &train, &test, cfg)?,
+            fit_eval("MLP 41-16-2", true, &train, &test, cfg)?,
         ],
         peers: vec![("scikit-learn logistic regression".into(), 0.676, f64::NAN)],
     })

@@ -73,8 +73,8 @@ pub fn permutation_importance(
 }
 
 /// Permutation importance of a model's inputs measured as the drop in accuracy on `data`.
-pub fn accuracy_importance<A: crate::model::Architecture>(
-    model: &crate::model::Model<A>,
+pub fn accuracy_importance(
+    model: &crate::model::Model,
     data: &crate::Dataset,
     groups: &[(String, Vec<usize>)],
     repeats: usize,

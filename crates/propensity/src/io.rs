@@ -21,15 +21,7 @@ pub fn write_atomic<F>(path: &Path, fill: F) -> Result<()>
 where
     F: FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::io::Result<()>,
 {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".propensity-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(path, e))?;
+    let mut tmp = temp_beside(path)?;
     {
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
         fill(&mut w).map_err(|e| Error::io(path, e))?;
@@ -39,6 +31,59 @@ where
     make_readable(tmp.as_file()).map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
+}
+
+/// A temporary file in `path`'s folder, to be renamed over `path` when complete. Its name holds
+/// this process's id (`.propensity-<pid>-….tmp`), so the temporary files of runs that were killed
+/// before they could clean up are recognised and removed here: on Linux those whose process is
+/// gone, elsewhere those older than a week. A missing folder is named in the error.
+pub(crate) fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(Error::io(
+            dir,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "the output folder does not exist"),
+        ));
+    }
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        // renaming over a folder, a device or a pipe (`/dev/stdout`) would replace it
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file; name a file to write"),
+        ));
+    }
+    remove_stale_temps(dir);
+    tempfile::Builder::new()
+        .prefix(&format!(".propensity-{}-", std::process::id()))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Removes `.propensity-<pid>-….tmp` files left in `dir` by processes that no longer run.
+fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let proc = Path::new("/proc/self").exists();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(".propensity-")) else { continue };
+        let Some((pid, _)) = rest.split_once('-') else { continue };
+        if !rest.ends_with(".tmp") || pid.parse::<u32>().is_err() || pid == std::process::id().to_string() {
+            continue;
+        }
+        let stale = if proc {
+            !Path::new("/proc").join(pid).exists()
+        } else {
+            entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok())
+                > Some(std::time::Duration::from_secs(7 * 24 * 3600))
+        };
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Temporary files are created private (0600); an output file gets the usual 0644.
@@ -85,4 +130,31 @@ pub fn open_input(path: &Path) -> Result<Box<dyn std::io::Read>> {
 /// ```
 pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, |w| w.write_all(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_folder_is_named_and_temps_of_dead_runs_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope").join("out.csv");
+        let e = write_bytes_atomic(&missing, b"x").unwrap_err();
+        assert!(e.to_string().contains("nope") && e.to_string().contains("does not exist"), "{e}");
+        // pid 0 never names a user process: its file is a leftover; another name is not ours
+        let dead = dir.path().join(".propensity-0-abc.tmp");
+        let other = dir.path().join(".propensity-notes.tmp");
+        std::fs::write(&dead, b"half").unwrap();
+        std::fs::write(&other, b"keep").unwrap();
+        write_bytes_atomic(&dir.path().join("out.csv"), b"x").unwrap();
+        assert_eq!(dead.exists(), !Path::new("/proc/self").exists());
+        assert!(other.exists());
+        // a folder (or a device) is never replaced
+        let e = write_bytes_atomic(dir.path(), b"x").unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let names: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert!(names.iter().all(|n| !n.starts_with(&format!(".propensity-{}-", std::process::id()))), "{names:?}");
+    }
 }

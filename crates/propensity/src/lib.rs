@@ -4,19 +4,20 @@
 //! and from the `propensity` CLI. The data flow is one way:
 //!
 //! file → [`table::Table`] (validated on load) → fitted preprocessors ([`preprocess`]) →
-//! [`Dataset`] (`f32` inputs, class targets) → [`train::Trainer`] (an [`model::Architecture`],
-//! a serde [`train::TrainConfig`], callbacks) → [`train::History`] + [`model::Model`] →
+//! [`Dataset`] (`f32` inputs, class targets) → [`train::Trainer`] (a [`network::Network`]
+//! described by data, a serde [`train::TrainConfig`], callbacks) → [`train::History`] +
+//! [`model::Model`] →
 //! [`metrics::Evaluation`] → [`plot`]s.
 //!
 //! ```no_run
-//! use propensity::{audiobooks, model::AudiobooksMlp, paths, train::{KerasLogger, TrainConfig, Trainer}};
+//! use propensity::{audiobooks, paths, train::{KerasLogger, TrainConfig, Trainer}};
 //! # fn main() -> propensity::Result<()> {
 //! let raw = audiobooks::read_csv(paths::data_file(audiobooks::FILE)?)?;
 //! let prepared = audiobooks::preprocess(&raw, &audiobooks::PreprocessConfig::default())?;
 //! let s = &prepared.splits;
 //! let fitted = Trainer::new(TrainConfig::default())?
 //!     .callback(KerasLogger::stdout())
-//!     .fit::<AudiobooksMlp>(&s.train, Some(&s.validation))?;
+//!     .fit(&audiobooks::network(), &s.train, Some(&s.validation))?;
 //! println!("{}", fitted.model.evaluate(&s.test)?); // Test loss: 0.36. Test accuracy: 80.80%
 //! # Ok(()) }
 //! ```
@@ -39,6 +40,8 @@ pub mod layers;
 pub mod losses;
 pub mod metrics;
 pub mod model;
+pub mod network;
+pub mod optim;
 pub mod paths;
 pub mod plot;
 pub mod preprocess;

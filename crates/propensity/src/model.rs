@@ -1,14 +1,10 @@
-//! Network architectures (dfdx modules) and the [`Model`] that wraps a trained one.
+//! The [`Model`]: a [`Network`] description with its weights, freshly initialised or trained.
 //!
-//! dfdx 0.13 fixes layer sizes at compile time, so an architecture is a type: a marker struct
-//! implementing [`Architecture`], whose `Layers` is the dfdx builder tuple. Everything else
-//! (optimizer, batch size, epochs, early stopping) lives in [`crate::train::TrainConfig`].
+//! The weights live in one flat dfdx tensor laid out as the network says (per dense layer the
+//! weight `(units, inputs)` then the bias), built at run time for any widths; the forward pass is
+//! the [`crate::layers`] operations on `(rows, width)` tensors, with or without a gradient tape.
 
-use dfdx::nn::builders::ReLU;
-use dfdx::prelude::{
-    BuildOnDevice, Const, ConstDim, Cpu, DeviceBuildExt, Dim, Module, ModuleMut, OwnedTape, RecursiveWalker, Shape,
-    Tensor, TensorCollection, TensorFromVec, TensorOptions, TensorVisitor, ViewTensorMut,
-};
+use dfdx::prelude::{Cpu, HasErr, PutTape, SplitTape, Tape, TensorFromVec};
 use dfdx::shapes::HasShape;
 use ndarray::Array2;
 use rand::distributions::{Distribution, Uniform};
@@ -17,190 +13,231 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::DenseDataset;
-use crate::layers::Dense;
+use crate::layers::{Flat, Rows};
 use crate::losses::DenseLoss;
 use crate::metrics::{DenseEvaluation, Evaluation};
+use crate::network::{Activation, Head, Network};
 use crate::{Dataset, Error, Result};
 
 /// The device every model runs on: dfdx's CPU backend.
 pub type Device = Cpu;
 
-/// A batch of inputs with a run-time number of rows.
-pub type Batch<In, T = dfdx::prelude::NoneTape> = Tensor<(usize, In), f32, Device, T>;
-
-/// A network shape: its dfdx layers and its input and output widths.
-///
-/// ```
-/// use propensity::model::{Architecture, AudiobooksMlp};
-/// assert_eq!((AudiobooksMlp::inputs(), AudiobooksMlp::outputs()), (10, 2));
-/// ```
-pub trait Architecture: 'static {
-    /// A stable name, stored in saved model files and checked on load.
-    const NAME: &'static str;
-    /// Input width as a dfdx dimension (`Const<N>`).
-    type In: ConstDim + Default;
-    /// Output width (number of classes) as a dfdx dimension.
-    type Out: ConstDim + Default;
-    /// The dfdx builder, e.g. `((Dense<10, 50>, ReLU), Dense<50, 2>)` (see [`crate::layers`]).
-    type Layers: BuildOnDevice<Device, f32, Built = Self::Net>;
-    /// True when the outputs are independent labels (one sigmoid each, as trained by
-    /// [`crate::train::Trainer::fit_dense`] with binary cross-entropy) rather than one class
-    /// (softmax). [`Model::predict_proba`] follows it.
-    const MULTI_LABEL: bool = false;
-    /// The built network: trainable with a tape, and callable without one.
-    type Net: Clone
-        + Send
-        + std::fmt::Debug
-        + TensorCollection<f32, Device>
-        + ModuleMut<
-            Batch<Self::In, OwnedTape<f32, Device>>,
-            Output = Batch<Self::Out, OwnedTape<f32, Device>>,
-            Error = <Device as dfdx::prelude::HasErr>::Err,
-        > + Module<Batch<Self::In>, Output = Batch<Self::Out>, Error = <Device as dfdx::prelude::HasErr>::Err>;
-
-    /// Number of input features.
-    fn inputs() -> usize {
-        Self::In::default().size()
-    }
-
-    /// Number of outputs (classes).
-    fn outputs() -> usize {
-        Self::Out::default().size()
-    }
-}
-
-/// Declares a marker type implementing [`Architecture`] for a dfdx layer tuple.
-macro_rules! architecture {
-    ($(#[$doc:meta])* $name:ident, $tag:literal, $in:expr, $out:literal, $layers:ty) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy)]
-        pub struct $name;
-        impl $crate::model::Architecture for $name {
-            const NAME: &'static str = $tag;
-            type In = dfdx::prelude::Const<$in>;
-            type Out = dfdx::prelude::Const<$out>;
-            type Layers = $layers;
-            type Net = <$layers as dfdx::prelude::BuildOnDevice<$crate::model::Device, f32>>::Built;
-        }
-    };
-}
-pub(crate) use architecture;
-
-/// The Audiobooks network: 10 inputs → Dense(50, relu) → Dense(50, relu) → Dense(2) (softmax is
-/// applied by the loss and by [`Model::predict_proba`]). 3,202 parameters, as in Keras (550 + 2,550 + 102).
-#[derive(Debug, Clone, Copy)]
-pub struct AudiobooksMlp;
-
-impl Architecture for AudiobooksMlp {
-    const NAME: &'static str = "audiobooks-mlp-10-50-50-2";
-    type In = Const<10>;
-    type Out = Const<2>;
-    type Layers = ((Dense<10, 50>, ReLU), (Dense<50, 50>, ReLU), Dense<50, 2>);
-    type Net = <Self::Layers as BuildOnDevice<Device, f32>>::Built;
-}
-
-/// A network of architecture `A` with its weights: freshly initialised or trained.
-#[derive(Debug)]
-pub struct Model<A: Architecture> {
-    pub(crate) net: A::Net,
+/// A network with its weights.
+#[derive(Debug, Clone)]
+pub struct Model {
+    network: Network,
+    /// All parameters in [`Network`] order, one flat tensor.
+    pub(crate) params: Flat,
     pub(crate) dev: Device,
 }
 
-impl<A: Architecture> Clone for Model<A> {
-    fn clone(&self) -> Self {
-        Model { net: self.net.clone(), dev: self.dev.clone() }
-    }
-}
-
-impl<A: Architecture> Model<A> {
+impl Model {
     /// Builds the network with Keras' `Dense` defaults: Glorot-uniform weights
     /// (U(±√(6 / (fan_in + fan_out)))) and zero biases, drawn from `seed`.
     ///
     /// ```
-    /// use propensity::model::{AudiobooksMlp, Model};
-    /// let a = Model::<AudiobooksMlp>::new(7);
+    /// use propensity::{model::Model, network::{Head, Network}};
+    /// let net = Network::mlp(10, &[50, 50], 2, Head::Softmax);
+    /// let a = Model::new(&net, 7).unwrap();
     /// assert_eq!(a.parameters(), 3202);
-    /// assert_eq!(a.weights(), Model::<AudiobooksMlp>::new(7).weights());
+    /// assert_eq!(a.weights(), Model::new(&net, 7).unwrap().weights());
+    /// assert!(Model::new(&Network::mlp(10, &[0], 2, Head::Softmax), 7).is_err());
     /// ```
-    pub fn new(seed: u64) -> Self {
-        Self::with_init(seed, Init::Keras)
+    pub fn new(network: &Network, seed: u64) -> Result<Self> {
+        Self::with_init(network, seed, Init::Keras)
     }
 
-    /// Builds the network with the given initialisation, drawn from `seed`.
+    /// Builds the network with the given initialisation, drawn from `seed`: per dense layer, in
+    /// parameter order, the weights then the bias.
     ///
     /// ```
-    /// use propensity::model::{AudiobooksMlp, Init, Model};
-    /// let m = Model::<AudiobooksMlp>::with_init(1, Init::PyTorch);
+    /// use propensity::{model::{Init, Model}, network::{Head, Network}};
+    /// let m = Model::with_init(&Network::mlp(10, &[50, 50], 2, Head::Softmax), 1, Init::PyTorch).unwrap();
     /// // PyTorch's nn.Linear: weights and biases in ±1/√fan_in; the first layer has fan_in 10
     /// assert!(m.weights()[..550].iter().all(|w| w.abs() <= 1.0 / 10f32.sqrt()));
     /// ```
-    pub fn with_init(seed: u64, init: Init) -> Self {
+    pub fn with_init(network: &Network, seed: u64, init: Init) -> Result<Self> {
+        network.check()?;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut values = Vec::with_capacity(network.parameters());
+        for b in network.blocks() {
+            let (weight_limit, bias_limit) = match init {
+                Init::Keras => ((6.0 / (b.units + b.inputs) as f64).sqrt() as f32, 0.0),
+                Init::PyTorch => {
+                    let l = 1.0 / (b.inputs as f32).sqrt();
+                    (l, l)
+                }
+            };
+            for (n, limit) in [(b.units * b.inputs, weight_limit), (b.units, bias_limit)] {
+                if limit == 0.0 {
+                    values.extend(std::iter::repeat_n(0.0, n));
+                } else {
+                    let dist = Uniform::new_inclusive(-limit, limit);
+                    values.extend((0..n).map(|_| dist.sample(&mut rng)));
+                }
+            }
+        }
         let dev = Device::default();
-        let mut net = dev.build_module::<A::Layers, f32>();
-        let mut visitor = Initializer { rng: StdRng::seed_from_u64(seed), init, fan_in: 1 };
-        A::Net::iter_tensors(&mut RecursiveWalker { m: &mut net, f: &mut visitor }).expect("CPU tensors do not fail");
-        Model { net, dev }
+        let n = values.len();
+        Ok(Model { network: network.clone(), params: dev.tensor_from_vec(values, (n,)), dev })
+    }
+
+    /// A model with the given weights (in [`weights`](Self::weights) order).
+    pub fn from_weights(network: &Network, weights: &[f32]) -> Result<Self> {
+        let mut m = Self::new(network, 0)?;
+        m.set_weights(weights)?;
+        Ok(m)
+    }
+
+    /// The network's description.
+    pub fn network(&self) -> &Network {
+        &self.network
     }
 
     /// All parameters flattened in layer order (weights then bias per layer).
     pub fn weights(&self) -> Vec<f32> {
-        let mut out = Vec::new();
-        A::Net::iter_tensors(&mut RecursiveWalker { m: &self.net, f: &mut Collect(&mut out) })
-            .expect("CPU tensors do not fail");
-        out
+        self.params.as_vec()
     }
 
     /// Replaces all parameters, in the order of [`weights`](Self::weights).
     pub fn set_weights(&mut self, values: &[f32]) -> Result<()> {
         let n = self.parameters();
         if values.len() != n {
-            return Err(Error::Data(format!("{} weights given, {} has {n} parameters", values.len(), A::NAME)));
+            return Err(Error::Data(format!("{} weights given, {} has {n} parameters", values.len(), self.network)));
         }
-        let mut assign = Assign { values, pos: 0 };
-        A::Net::iter_tensors(&mut RecursiveWalker { m: &mut self.net, f: &mut assign })
-            .expect("CPU tensors do not fail");
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Data(format!("weight {i} is not a finite number ({})", values[i])));
+        }
+        self.params.copy_from(values);
         Ok(())
     }
 
     /// Number of trainable parameters.
     pub fn parameters(&self) -> usize {
-        self.weights().len()
+        self.params.shape().0
+    }
+
+    /// The forward pass on a batch, with or without a tape; `depth` stops after that many dense
+    /// layers (with their activations), `None` runs the whole network to its raw outputs.
+    pub(crate) fn forward<T: Tape<f32, Cpu>>(
+        &self,
+        x: Rows<T>,
+        depth: Option<usize>,
+    ) -> std::result::Result<Rows<T>, <Cpu as HasErr>::Err> {
+        let values = self.params.as_vec();
+        let params: &Flat = &self.params;
+        let blocks = self.network.blocks();
+        let depth = depth.unwrap_or(blocks.len()).min(blocks.len());
+        let activate = |h: Rows<T>, a: Activation| match a {
+            Activation::Relu => h.try_relu(),
+            Activation::Tanh => h.try_tanh(),
+            Activation::Linear => Ok(h),
+        };
+        let branches = self.network.branches.len();
+        let mut start = 0;
+        let mut h = if branches == 0 || depth == 0 {
+            x
+        } else {
+            // The inputs are data (no gradient flows into them), so the blocks are copied out and
+            // the one tape is passed from branch to branch.
+            let (x, mut tape) = x.split_tape();
+            let (rows, width) = (x.shape().0, x.shape().1);
+            let data = x.as_vec();
+            let mut done: Vec<Rows> = Vec::with_capacity(branches);
+            let mut joined = None;
+            let mut from = 0;
+            for (i, b) in blocks[..branches].iter().enumerate() {
+                let block: Vec<f32> =
+                    data.chunks_exact(width).flat_map(|r| r[from..from + b.inputs].iter().copied()).collect();
+                from += b.inputs;
+                let xb = self.dev.tensor_from_vec(block, (rows, b.inputs)).put_tape(tape);
+                let hb = activate(crate::layers::dense(xb, params, &values, b)?, b.activation)?;
+                if i + 1 == branches {
+                    joined = Some(crate::layers::join(&done, hb));
+                    break;
+                }
+                let (hb, t) = hb.split_tape();
+                done.push(hb);
+                tape = t;
+            }
+            start = branches;
+            joined.expect("a network with branches has at least one")
+        };
+        for (i, b) in blocks.iter().enumerate().take(depth).skip(start) {
+            h = crate::layers::dense(h, params, &values, b)?;
+            if i + 1 < blocks.len() {
+                h = activate(h, b.activation)?;
+            }
+        }
+        Ok(h)
     }
 
     /// Class probabilities, one row per input row: the softmax of the outputs, or for a
-    /// [`MULTI_LABEL`](Architecture::MULTI_LABEL) architecture the sigmoid of each output.
-    /// Rows are processed in chunks of 65,536 so memory stays bounded for large inputs.
+    /// [`Head::Sigmoid`] network the sigmoid of each output. Rows are processed in chunks of
+    /// 65,536 so memory stays bounded for large inputs.
     ///
     /// ```
-    /// use propensity::model::{AudiobooksMlp, Model};
-    /// let m = Model::<AudiobooksMlp>::new(0);
+    /// use propensity::{model::Model, network::{Head, Network}};
+    /// let m = Model::new(&Network::mlp(10, &[50, 50], 2, Head::Softmax), 0).unwrap();
     /// let p = m.predict_proba(&ndarray::Array2::zeros((3, 10))).unwrap();
     /// assert_eq!(p.dim(), (3, 2));
     /// assert!((p.row(0).sum() - 1.0).abs() < 1e-6);
     /// ```
     pub fn predict_proba(&self, x: &Array2<f32>) -> Result<Array2<f32>> {
         let mut out = self.outputs(x)?;
-        if A::MULTI_LABEL {
-            out.mapv_inplace(|z| 1.0 / (1.0 + (-z).exp()));
-        } else {
-            for mut row in out.rows_mut() {
-                softmax_in_place(row.as_slice_mut().expect("standard layout"));
+        match self.network.head {
+            Head::Sigmoid => out.mapv_inplace(|z| 1.0 / (1.0 + (-z).exp())),
+            Head::Softmax => {
+                for mut row in out.rows_mut() {
+                    softmax_in_place(row.as_slice_mut().expect("standard layout"));
+                }
+            }
+            Head::Linear => {
+                return Err(Error::Data(format!(
+                    "the {} network is a regressor: it has no probabilities",
+                    self.network
+                )))
             }
         }
         Ok(out)
     }
 
-    /// The network's raw outputs (logits, or an autoencoder's reconstruction), one row per
+    /// The network's raw outputs (logits, values, or an autoencoder's reconstruction), one row per
     /// input row, computed in chunks of 65,536 rows.
     pub fn outputs(&self, x: &Array2<f32>) -> Result<Array2<f32>> {
-        if x.ncols() != A::inputs() {
-            return Err(Error::Data(format!("model expects {} input columns, got {}", A::inputs(), x.ncols())));
+        self.hidden(x, None)
+    }
+
+    /// The activations after the first `depth` dense layers (`None`: the raw outputs), e.g. an
+    /// autoencoder's bottleneck, in chunks of 65,536 rows.
+    pub fn hidden(&self, x: &Array2<f32>, depth: Option<usize>) -> Result<Array2<f32>> {
+        if x.ncols() != self.network.inputs {
+            return Err(Error::Data(format!("model expects {} input columns, got {}", self.network.inputs, x.ncols())));
         }
+        let blocks = self.network.blocks();
+        let k = match depth {
+            Some(d) if d < blocks.len() => {
+                if d < self.network.branches.len() {
+                    return Err(Error::Data("a depth inside the input branches has no single output".into()));
+                }
+                if d == self.network.branches.len() {
+                    self.network.branches.iter().map(|b| b.units).sum()
+                } else {
+                    blocks[d - 1].units
+                }
+            }
+            _ => self.network.outputs,
+        };
         let x = x.as_standard_layout();
-        let k = A::outputs();
         let mut out = Vec::with_capacity(x.nrows() * k);
         for chunk in x.axis_chunks_iter(ndarray::Axis(0), 65_536) {
-            out.extend(self.logits(chunk.as_slice().expect("standard layout"), chunk.nrows()));
+            let t: Rows = self.dev.tensor_from_vec(
+                chunk.as_slice().expect("standard layout").to_vec(),
+                (chunk.nrows(), self.network.inputs),
+            );
+            out.extend(
+                self.forward(t, depth).map_err(|e| Error::Data(format!("forward pass failed: {e:?}")))?.as_vec(),
+            );
         }
         Ok(Array2::from_shape_vec((x.nrows(), k), out).expect("rows × outputs values"))
     }
@@ -209,8 +246,8 @@ impl<A: Architecture> Model<A> {
     /// values [`crate::train::Trainer::fit_dense`] logs as `val_loss` / `val_accuracy`.
     ///
     /// ```
-    /// use propensity::{dataset::DenseDataset, losses::DenseLoss, model::{AudiobooksMlp, Model}};
-    /// let m = Model::<AudiobooksMlp>::new(0);
+    /// use propensity::{dataset::DenseDataset, losses::DenseLoss, model::Model, network::{Head, Network}};
+    /// let m = Model::new(&Network::mlp(10, &[50, 50], 2, Head::Sigmoid), 0).unwrap();
     /// let d = DenseDataset::new(ndarray::Array2::zeros((4, 10)), ndarray::Array2::zeros((4, 2))).unwrap();
     /// // zero inputs give the (zero) biases as logits: ln 2 per output, all predicted 0.5 → "1"
     /// let e = m.evaluate_dense(&d, DenseLoss::BinaryCrossEntropy).unwrap();
@@ -252,11 +289,6 @@ impl<A: Architecture> Model<A> {
         let proba = self.predict_proba(data.inputs())?;
         Evaluation::from_probabilities_weighted(&proba, data.targets(), class_weights)
     }
-
-    fn logits(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        let t: Batch<A::In> = self.dev.tensor_from_vec(x.to_vec(), (rows, A::In::default()));
-        self.net.forward(t).as_vec()
-    }
 }
 
 /// Index of the largest value (the first one on ties, as numpy's `argmax`).
@@ -293,99 +325,17 @@ pub enum Init {
     PyTorch,
 }
 
-/// Visits the parameters in layer order (weight, then its bias) and draws them per [`Init`].
-struct Initializer {
-    rng: StdRng,
-    init: Init,
-    fan_in: usize,
-}
-
-impl TensorVisitor<f32, Device> for Initializer {
-    type Viewer = ViewTensorMut;
-    type Err = <Device as dfdx::prelude::HasErr>::Err;
-    type E2 = f32;
-    type D2 = Device;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _opts: TensorOptions<S, f32, Device>,
-        t: &mut Tensor<S, f32, Device>,
-    ) -> std::result::Result<Option<Tensor<S, f32, Device>>, Self::Err> {
-        let dims = t.shape().concrete();
-        let n: usize = (0..S::NUM_DIMS).map(|i| dims[i]).product();
-        let limit = if S::NUM_DIMS == 2 {
-            // dfdx stores dense weights as (out, in)
-            self.fan_in = dims[1];
-            match self.init {
-                Init::Keras => (6.0 / (dims[0] + dims[1]) as f64).sqrt() as f32,
-                Init::PyTorch => 1.0 / (dims[1] as f32).sqrt(),
-            }
-        } else {
-            match self.init {
-                Init::Keras => 0.0,
-                Init::PyTorch => 1.0 / (self.fan_in as f32).sqrt(),
-            }
-        };
-        if limit == 0.0 {
-            t.fill_with_zeros();
-        } else {
-            let dist = Uniform::new_inclusive(-limit, limit);
-            let values: Vec<f32> = (0..n).map(|_| dist.sample(&mut self.rng)).collect();
-            t.copy_from(&values);
-        }
-        Ok(None)
-    }
-}
-
-struct Assign<'a> {
-    values: &'a [f32],
-    pos: usize,
-}
-
-impl TensorVisitor<f32, Device> for Assign<'_> {
-    type Viewer = ViewTensorMut;
-    type Err = <Device as dfdx::prelude::HasErr>::Err;
-    type E2 = f32;
-    type D2 = Device;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _opts: TensorOptions<S, f32, Device>,
-        t: &mut Tensor<S, f32, Device>,
-    ) -> std::result::Result<Option<Tensor<S, f32, Device>>, Self::Err> {
-        let dims = t.shape().concrete();
-        let n: usize = (0..S::NUM_DIMS).map(|i| dims[i]).product();
-        t.copy_from(&self.values[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(None)
-    }
-}
-
-struct Collect<'a>(&'a mut Vec<f32>);
-
-impl TensorVisitor<f32, Device> for Collect<'_> {
-    type Viewer = dfdx::prelude::ViewTensorRef;
-    type Err = <Device as dfdx::prelude::HasErr>::Err;
-    type E2 = f32;
-    type D2 = Device;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _opts: TensorOptions<S, f32, Device>,
-        t: &Tensor<S, f32, Device>,
-    ) -> std::result::Result<Option<Tensor<S, f32, Device>>, Self::Err> {
-        self.0.extend(t.as_vec());
-        Ok(None)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn audiobooks() -> Network {
+        Network::mlp(10, &[50, 50], 2, Head::Softmax)
+    }
+
     #[test]
     fn keras_init_is_glorot_uniform_with_zero_bias() {
-        let m = Model::<AudiobooksMlp>::new(3);
+        let m = Model::new(&audiobooks(), 3).unwrap();
         let w = m.weights();
         // layer 1: 50×10 weights then 50 biases; Glorot limit √(6/60) = 0.3162
         let (w1, b1) = (&w[..500], &w[500..550]);
@@ -395,12 +345,12 @@ mod tests {
         // a uniform on ±limit has variance limit²/3 (hand calculation); 500 draws come close
         let var = w1.iter().map(|v| v * v).sum::<f32>() / 500.0;
         assert!((var - limit * limit / 3.0).abs() < 0.006, "{var}");
-        assert_ne!(w, Model::<AudiobooksMlp>::new(4).weights());
+        assert_ne!(w, Model::new(&audiobooks(), 4).unwrap().weights());
     }
 
     #[test]
     fn probabilities_sum_to_one_and_width_is_checked() {
-        let m = Model::<AudiobooksMlp>::new(0);
+        let m = Model::new(&audiobooks(), 0).unwrap();
         let x = Array2::from_shape_fn((5, 10), |(i, j)| (i * 10 + j) as f32 / 10.0);
         let p = m.predict_proba(&x).unwrap();
         for r in p.rows() {

@@ -340,9 +340,10 @@ pub fn records_plot(records: &[RunRecord]) -> crate::Result<crate::plot::Svg> {
     crate::plot::lines("Test accuracy per run", "run", "test accuracy, %", &series)
 }
 
-/// Trains two configurations of architecture `A` on the same seeds (each config's seed is
+/// Trains two configurations of `network` on the same seeds (each config's seed is
 /// replaced) and pairs their test accuracies: the difference B − A with its 95 % interval.
-pub fn paired_accuracy<A: crate::model::Architecture>(
+pub fn paired_accuracy(
+    network: &crate::network::Network,
     train: &crate::Dataset,
     validation: Option<&crate::Dataset>,
     test: &crate::Dataset,
@@ -352,7 +353,7 @@ pub fn paired_accuracy<A: crate::model::Architecture>(
 ) -> crate::Result<PairedComparison> {
     let score = |cfg: &crate::train::TrainConfig, seed: u64| -> crate::Result<f64> {
         let fitted = crate::train::Trainer::new(crate::train::TrainConfig { seed, ..cfg.clone() })?
-            .fit::<A>(train, validation)?;
+            .fit(network, train, validation)?;
         Ok(fitted.model.evaluate(test)?.accuracy)
     };
     let sa = seeds.iter().map(|&s| score(a, s)).collect::<crate::Result<Vec<_>>>()?;

@@ -8,13 +8,15 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::encode::{FittedOneHot, LabelEncoder};
-use crate::model::{Architecture, Model};
+use crate::model::Model;
+use crate::network::{Head, Network};
 use crate::preprocess::{FittedMeanFill, FittedScaler};
 use crate::train::TrainConfig;
 use crate::{Error, Result};
 
-/// The file format tag; files with another tag are refused.
-pub const FORMAT: &str = "propensity-model/1";
+/// The file format tag; files with another tag are refused. Version 2 describes the network by
+/// data ([`Network`]) where version 1 named a compiled-in architecture.
+pub const FORMAT: &str = "propensity-model/2";
 
 /// How raw rows of the dataset become model inputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +101,62 @@ impl Preprocessing {
 }
 
 impl Preprocessing {
+    /// The number of model inputs the preprocessing produces, after checking that its fitted
+    /// state is complete (one scale per mean, finite positive scales, the dataset's fixed
+    /// columns), so that a hand-edited file is refused before any row is scored.
+    pub fn width(&self) -> std::result::Result<usize, String> {
+        let scaler = match self {
+            Preprocessing::Audiobooks { scaler, .. }
+            | Preprocessing::Shopping { scaler, .. }
+            | Preprocessing::Retail { scaler }
+            | Preprocessing::Features { scaler, .. } => scaler,
+            Preprocessing::Cdnow { transform } | Preprocessing::CdnowSpend { transform, .. } => &transform.scaler,
+        };
+        let n = scaler.mean.len();
+        if scaler.scale.len() != n {
+            return Err(format!("the scaler has {n} means and {} scales", scaler.scale.len()));
+        }
+        if let Some(j) = scaler.mean.iter().position(|m| !m.is_finite()) {
+            return Err(format!("scaler mean {j} is not a finite number"));
+        }
+        if let Some(j) = scaler.scale.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(format!("scaler scale {j} is not a positive number"));
+        }
+        let expected = match self {
+            Preprocessing::Audiobooks { fill, .. } => {
+                if fill.means().len() != 1 || !fill.means()[0].is_finite() {
+                    return Err(format!(
+                        "the audiobooks fill needs one finite mean (for `{}`), found {:?}",
+                        crate::audiobooks::REVIEW_RATING,
+                        fill.means()
+                    ));
+                }
+                crate::audiobooks::INPUTS.len()
+            }
+            Preprocessing::Shopping { onehot, labels, .. } => {
+                if onehot.columns.len() != crate::shopping::CATEGORICAL.len()
+                    || onehot.columns.iter().any(|(_, levels)| levels.is_empty())
+                {
+                    return Err(format!(
+                        "the shopping one-hot encoder needs levels for {:?}",
+                        crate::shopping::CATEGORICAL
+                    ));
+                }
+                if labels.classes().is_empty() {
+                    return Err("the shopping label encoder has no classes".into());
+                }
+                crate::shopping::NUMERIC.len() + onehot.columns.iter().map(|(_, l)| l.len()).sum::<usize>()
+            }
+            Preprocessing::Retail { .. } => crate::retail::features::INPUTS,
+            Preprocessing::Cdnow { .. } | Preprocessing::CdnowSpend { .. } => crate::cdnow::FEATURES.len(),
+            Preprocessing::Features { inputs, .. } => inputs.len(),
+        };
+        if n != expected {
+            return Err(format!("the {} scaler has {n} columns, expected {expected}", self.dataset()));
+        }
+        Ok(n)
+    }
+
     /// Reads a labelled CSV of the dataset and applies the saved preprocessing: the model-ready
     /// rows with their targets (for evaluation, importance and calibration on new data).
     pub fn dataset_from_csv(&self, path: impl AsRef<Path>) -> Result<crate::Dataset> {
@@ -238,8 +296,8 @@ impl ModelCard {
 pub struct SavedModel {
     /// [`FORMAT`].
     pub format: String,
-    /// [`Architecture::NAME`] of the network.
-    pub architecture: String,
+    /// The network's layout.
+    pub network: Network,
     /// Number of parameters (checked against `weights`).
     pub parameters: usize,
     /// Class names, index order.
@@ -254,16 +312,11 @@ pub struct SavedModel {
 
 impl SavedModel {
     /// Bundles a trained model with its preprocessing and card.
-    pub fn new<A: Architecture>(
-        model: &Model<A>,
-        classes: Vec<String>,
-        preprocessing: Preprocessing,
-        card: ModelCard,
-    ) -> SavedModel {
+    pub fn new(model: &Model, classes: Vec<String>, preprocessing: Preprocessing, card: ModelCard) -> SavedModel {
         let weights = model.weights();
         SavedModel {
             format: FORMAT.into(),
-            architecture: A::NAME.into(),
+            network: model.network().clone(),
             parameters: weights.len(),
             classes,
             preprocessing,
@@ -278,8 +331,9 @@ impl SavedModel {
         crate::io::write_bytes_atomic(path.as_ref(), text.as_bytes())
     }
 
-    /// Reads and checks a model file: the format tag, a complete JSON document, and as many
-    /// weights as the stated parameter count.
+    /// Reads and checks a model file: the format tag, a complete JSON document, a valid network
+    /// with as many weights as it has parameters, one class name per output, and preprocessing
+    /// that fits the network (see [`check`](Self::check)).
     pub fn read(path: impl AsRef<Path>) -> Result<SavedModel> {
         let path = path.as_ref();
         let bad = |message: String| Error::Model { file: path.to_path_buf(), message };
@@ -291,33 +345,77 @@ impl SavedModel {
         if saved.format != FORMAT {
             return Err(bad(format!("format {:?}, expected {FORMAT:?}", saved.format)));
         }
-        if saved.weights.len() != saved.parameters {
-            return Err(bad(format!("{} weights for {} parameters", saved.weights.len(), saved.parameters)));
-        }
+        saved.check().map_err(bad)?;
         Ok(saved)
     }
 
-    /// The network, if the file holds architecture `A`.
-    pub fn model<A: Architecture>(&self, path: impl AsRef<Path>) -> Result<Model<A>> {
-        let bad = |message: String| Error::Model { file: path.as_ref().to_path_buf(), message };
-        if self.architecture != A::NAME {
-            return Err(bad(format!("the file holds a {} network, not {}", self.architecture, A::NAME)));
+    /// The consistency checks [`read`](Self::read) makes, for a file a user may have edited: the
+    /// network is valid, `parameters` and `weights` match it, every weight is finite, there is one
+    /// class name per output, and the preprocessing gives as many inputs as the network takes
+    /// (a regressor's preprocessing for a linear head, a classifier's otherwise).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        self.network.check().map_err(|e| e.to_string())?;
+        let n = self.network.parameters();
+        if self.parameters != n {
+            return Err(format!("`parameters` is {}, the {} network has {n}", self.parameters, self.network));
         }
-        let mut model = Model::<A>::new(0);
-        model.set_weights(&self.weights).map_err(|e| bad(e.to_string()))?;
-        Ok(model)
+        if self.weights.len() != n {
+            return Err(format!(
+                "{} weights for the {n} parameters of the {} network",
+                self.weights.len(),
+                self.network
+            ));
+        }
+        if let Some(i) = self.weights.iter().position(|w| !w.is_finite()) {
+            return Err(format!("weight {i} is not a finite number"));
+        }
+        if self.classes.len() != self.network.outputs {
+            return Err(format!(
+                "{} class names ({:?}) for the {} outputs of the network",
+                self.classes.len(),
+                self.classes,
+                self.network.outputs
+            ));
+        }
+        if let Some(c) = self.classes.iter().find(|c| c.trim().is_empty()) {
+            return Err(format!("an empty class name ({c:?})"));
+        }
+        let regression = self.preprocessing.regression().is_some();
+        if regression != (self.network.head == Head::Linear) {
+            return Err(format!(
+                "its {} preprocessing is for a {}, the network's head is {:?}",
+                self.preprocessing.dataset(),
+                if regression { "regressor" } else { "classifier" },
+                self.network.head
+            ));
+        }
+        let width = self.preprocessing.width()?;
+        if width != self.network.inputs {
+            return Err(format!(
+                "its {} preprocessing gives {width} inputs, the network takes {}",
+                self.preprocessing.dataset(),
+                self.network.inputs
+            ));
+        }
+        Ok(())
+    }
+
+    /// The network with its weights (`path` names the file in errors).
+    pub fn model(&self, path: impl AsRef<Path>) -> Result<Model> {
+        Model::from_weights(&self.network, &self.weights)
+            .map_err(|e| Error::Model { file: path.as_ref().to_path_buf(), message: e.to_string() })
     }
 }
 
-/// Loads a model of architecture `A` with its saved state.
+/// Loads a model with its saved state.
 ///
 /// ```
-/// use propensity::model::{AudiobooksMlp, Model};
+/// use propensity::model::Model;
 /// use propensity::saved::{load, ModelCard, Preprocessing, SavedModel};
 /// use propensity::preprocess::{MeanFill, StandardScaler};
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("m.json");
-/// let model = Model::<AudiobooksMlp>::new(3);
+/// let model = Model::new(&propensity::audiobooks::network(), 3).unwrap();
 /// let t = propensity::table::Table::new("m", vec![propensity::table::Column {
 ///     name: "Review ?/10".into(), values: vec![Some(9.0)] }]).unwrap();
 /// let pre = Preprocessing::Audiobooks {
@@ -327,13 +425,13 @@ impl SavedModel {
 /// let card = ModelCard { data_file: "x.csv".into(), data_sha256: String::new(), created: String::new(),
 ///     crate_version: String::new(), config: Default::default(), metrics: serde_json::Value::Null };
 /// SavedModel::new(&model, vec!["no".into(), "yes".into()], pre, card).save(&path).unwrap();
-/// let (loaded, saved) = load::<AudiobooksMlp>(&path).unwrap();
+/// let (loaded, saved) = load(&path).unwrap();
 /// assert_eq!(loaded.weights(), model.weights());
 /// assert_eq!(saved.classes, ["no", "yes"]);
 /// ```
-pub fn load<A: Architecture>(path: impl AsRef<Path>) -> Result<(Model<A>, SavedModel)> {
+pub fn load(path: impl AsRef<Path>) -> Result<(Model, SavedModel)> {
     let saved = SavedModel::read(&path)?;
-    let model = saved.model::<A>(&path)?;
+    let model = saved.model(&path)?;
     Ok((model, saved))
 }
 

@@ -11,12 +11,8 @@ use std::time::Instant;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::cdnow::models::{ChurnLogistic, ChurnMlp, ChurnSmall, ChurnWide, SpendMlp};
-use crate::clickstream::{ConversionLogistic, UserChurnLogistic};
-use crate::model::{Architecture, AudiobooksMlp, Model};
-use crate::retail::network::CategoryNet;
+use crate::model::Model;
 use crate::saved::{Preprocessing, SavedModel};
-use crate::shopping::ShoppingMlp;
 use crate::{Error, Result};
 
 /// Scoring options.
@@ -222,51 +218,21 @@ pub fn score_csv(
     options: ScoreOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ScoreSummary> {
-    let saved = SavedModel::read(model_path)?;
-    match saved.architecture.as_str() {
-        AudiobooksMlp::NAME => run::<AudiobooksMlp>(&saved, model_path, input, output, options, progress),
-        ShoppingMlp::NAME => run::<ShoppingMlp>(&saved, model_path, input, output, options, progress),
-        CategoryNet::NAME => run::<CategoryNet>(&saved, model_path, input, output, options, progress),
-        ChurnMlp::NAME => run::<ChurnMlp>(&saved, model_path, input, output, options, progress),
-        ChurnWide::NAME => run::<ChurnWide>(&saved, model_path, input, output, options, progress),
-        ChurnSmall::NAME => run::<ChurnSmall>(&saved, model_path, input, output, options, progress),
-        ChurnLogistic::NAME => run::<ChurnLogistic>(&saved, model_path, input, output, options, progress),
-        SpendMlp::NAME => run::<SpendMlp>(&saved, model_path, input, output, options, progress),
-        ConversionLogistic::NAME => run::<ConversionLogistic>(&saved, model_path, input, output, options, progress),
-        UserChurnLogistic::NAME => run::<UserChurnLogistic>(&saved, model_path, input, output, options, progress),
-        other => {
-            Err(Error::Model { file: model_path.to_path_buf(), message: format!("no scorer for architecture {other}") })
-        }
-    }
-}
-
-fn run<A: Architecture>(
-    saved: &SavedModel,
-    model_path: &Path,
-    input: &Path,
-    output: &Path,
-    options: ScoreOptions,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<ScoreSummary> {
     if options.batch_rows == 0 {
         return Err(Error::Config { field: "batch_rows", message: "must be at least 1".into() });
     }
-    let started = Instant::now();
-    let model: Model<A> = saved.model(model_path)?;
-    let encoder = RowEncoder::new(&saved.preprocessing);
-    if encoder.width() != A::inputs() || (saved.preprocessing.regression().is_some() != (A::outputs() == 1)) {
-        return Err(Error::Model {
-            file: model_path.to_path_buf(),
-            message: format!(
-                "its preprocessing ({}, {} inputs) does not fit its {} network ({} inputs, {} outputs)",
-                saved.preprocessing.dataset(),
-                encoder.width(),
-                A::NAME,
-                A::inputs(),
-                A::outputs()
-            ),
-        });
+    if let (Ok(i), Ok(o)) = (input.canonicalize(), output.canonicalize()) {
+        if i == o {
+            return Err(Error::Config {
+                field: "output",
+                message: format!("{} is the input file; scoring would replace it", output.display()),
+            });
+        }
     }
+    let started = Instant::now();
+    let saved = SavedModel::read(model_path)?;
+    let model: Model = saved.model(model_path)?;
+    let encoder = RowEncoder::new(&saved.preprocessing);
     let names = encoder.columns();
     let file = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
     let mut rdr = csv::ReaderBuilder::new()
@@ -274,15 +240,7 @@ fn run<A: Architecture>(
         .flexible(true)
         .buffer_capacity(1 << 20)
         .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
-    let dir = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".propensity-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(output, e))?;
+    let tmp = crate::io::temp_beside(output)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
     let regression = saved.preprocessing.regression();
     let header = match &regression {
@@ -293,7 +251,7 @@ fn run<A: Architecture>(
     };
     writeln!(out, "{header}").map_err(|e| Error::io(output, e))?;
 
-    let width = A::inputs();
+    let width = model.network().inputs;
     let batch_rows = options.batch_rows;
     // Two stages on the two cores: this thread scores and writes while a reader thread parses
     // and encodes the next batches; the bounded channel keeps at most two batches in flight.

@@ -9,15 +9,12 @@
 
 use std::path::{Path, PathBuf};
 
-use dfdx::nn::builders::ReLU;
-use dfdx::prelude::{BuildOnDevice, Const};
 use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{macro_auc, one_vs_rest, ClassificationReport, ConfusionMatrix};
 use crate::encode::{FittedOneHot, LabelEncoder, OneHotEncoder};
-use crate::layers::Dense;
-use crate::model::{Architecture, Device};
+use crate::network::{Head, Network};
 use crate::preprocess::{stratified_kfold, stratified_split, FittedScaler, StandardScaler};
 use crate::table::{CsvSchema, Header, Table};
 use crate::train::{ClassWeights, TrainConfig, Trainer};
@@ -95,19 +92,17 @@ const SCHEMA: CsvSchema = CsvSchema {
 /// 4,035 parameters.
 ///
 /// ```
-/// use propensity::{model::Model, shopping::ShoppingMlp};
-/// assert_eq!(Model::<ShoppingMlp>::new(0).parameters(), 4035);
+/// assert_eq!(propensity::shopping::network().parameters(), 4035);
 /// ```
-#[derive(Debug, Clone, Copy)]
-pub struct ShoppingMlp;
-
-impl Architecture for ShoppingMlp {
-    const NAME: &'static str = "shopping-mlp-28-64-32-3";
-    type In = Const<28>;
-    type Out = Const<3>;
-    type Layers = ((Dense<28, 64>, ReLU), (Dense<64, 32>, ReLU), Dense<32, 3>);
-    type Net = <Self::Layers as BuildOnDevice<Device, f32>>::Built;
+pub fn network() -> Network {
+    Network::mlp(INPUTS, &[64, 32], CLASSES, Head::Softmax)
 }
+
+/// Model inputs: the 22 numeric columns and the one-hot levels of `gender` (3) and `city_tier` (3).
+pub const INPUTS: usize = 28;
+
+/// Channel classes: Store, Online, Hybrid.
+pub const CLASSES: usize = 3;
 
 /// Reads and validates the CSV (header required; numeric cells finite, categories non-empty).
 ///
@@ -155,19 +150,19 @@ pub fn encode(table: &Table) -> Result<Encoded> {
     let x = ndarray::concatenate(Axis(1), &[numeric.view(), dummies.view()]).expect("same rows");
     let mut feature_names: Vec<String> = NUMERIC.iter().map(|s| s.to_string()).collect();
     feature_names.extend(onehot.feature_names());
-    if x.ncols() != ShoppingMlp::inputs() {
+    if x.ncols() != INPUTS {
         return Err(Error::Format {
             file: table.source().to_path_buf(),
             message: format!(
                 "encoding gives {} input columns, the model takes {} (levels {:?})",
                 x.ncols(),
-                ShoppingMlp::inputs(),
+                INPUTS,
                 onehot.columns
             ),
         });
     }
     let y = labels.transform(&table, TARGET)?;
-    if labels.classes().len() != ShoppingMlp::outputs() {
+    if labels.classes().len() != CLASSES {
         return Err(Error::Format {
             file: table.source().to_path_buf(),
             message: format!("expected 3 classes in `{TARGET}`, found {:?}", labels.classes()),
@@ -178,7 +173,7 @@ pub fn encode(table: &Table) -> Result<Encoded> {
 
 /// Bundles a trained model with the preprocessing that produced its inputs, ready to save.
 pub fn saved_model(
-    model: &crate::model::Model<ShoppingMlp>,
+    model: &crate::model::Model,
     enc: &Encoded,
     prepared: &Prepared,
     card: crate::saved::ModelCard,
@@ -534,7 +529,7 @@ pub fn fit_and_evaluate(
     prepared: &Prepared,
     config: &TrainConfig,
     balancing: Balancing,
-) -> Result<(crate::train::Fitted<ShoppingMlp>, Report)> {
+) -> Result<(crate::train::Fitted, Report)> {
     let (train, config) = match balancing {
         Balancing::Config => (prepared.train.clone(), config.clone()),
         Balancing::Smote => (
@@ -542,7 +537,7 @@ pub fn fit_and_evaluate(
             TrainConfig { class_weights: ClassWeights::None, ..config.clone() },
         ),
     };
-    let fitted = Trainer::new(config)?.fit::<ShoppingMlp>(&train, prepared.validation.as_ref())?;
+    let fitted = Trainer::new(config)?.fit(&network(), &train, prepared.validation.as_ref())?;
     let proba = fitted.model.predict_proba(prepared.test.inputs())?;
     let report = Report::new(&proba, prepared.test.targets(), prepared.train.targets(), &prepared.classes)?;
     Ok((fitted, report))

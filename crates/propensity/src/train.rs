@@ -10,19 +10,19 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use dfdx::optim::{Adam, Momentum, RMSprop, Sgd};
-use dfdx::prelude::{
-    AdamConfig, AsArray, Backward, Cpu, Optimizer, OwnedTape, RMSpropConfig, SgdConfig, Tensor, TensorFromVec, Trace,
-    ZeroGrads,
-};
+use dfdx::prelude::{AsArray, Backward, Cpu, Gradients, OwnedTape, Tensor, TensorFromVec, Trace};
+use dfdx::shapes::HasShape;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::DenseDataset;
+use crate::layers::Rows;
 use crate::losses::{binary_cross_entropy, binary_hits, mean_squared_error, sparse_cross_entropy, DenseLoss};
-use crate::model::{argmax, Architecture, Batch, Model};
+use crate::model::{argmax, Model};
+use crate::network::{Head, Network};
+use crate::optim::{AdamForm, Optimizer};
 use crate::{Dataset, Error, Result};
 
 /// How the training rows are ordered into batches.
@@ -110,6 +110,8 @@ pub struct TrainConfig {
     pub epsilon: f64,
     /// Which optimizer.
     pub optimizer: OptimizerKind,
+    /// Which form of the Adam update ([`AdamForm`]: PyTorch's or Keras').
+    pub adam: AdamForm,
     /// Momentum of [`OptimizerKind::Sgd`].
     pub momentum: f64,
     /// Class weights in the loss (training and validation).
@@ -137,6 +139,7 @@ impl Default for TrainConfig {
             beta2: 0.999,
             epsilon: 1e-7,
             optimizer: OptimizerKind::Adam,
+            adam: AdamForm::Pytorch,
             momentum: 0.9,
             class_weights: ClassWeights::None,
             early_stopping: Some(EarlyStoppingConfig::default()),
@@ -425,55 +428,28 @@ fn keras_duration(seconds: f64) -> String {
     }
 }
 
-type BoxedOptimizer<A> = Box<dyn Optimizer<<A as Architecture>::Net, Cpu, f32>>;
-
-fn optimizer<A: Architecture>(cfg: &TrainConfig, net: &A::Net) -> BoxedOptimizer<A> {
-    match cfg.optimizer {
-        OptimizerKind::Adam => Box::new(Adam::new(
-            net,
-            AdamConfig { lr: cfg.learning_rate, betas: [cfg.beta1, cfg.beta2], eps: cfg.epsilon, weight_decay: None },
-        )),
-        OptimizerKind::Sgd => Box::new(Sgd::new(
-            net,
-            SgdConfig {
-                lr: cfg.learning_rate,
-                momentum: (cfg.momentum > 0.0).then_some(Momentum::Classic(cfg.momentum)),
-                weight_decay: None,
-            },
-        )),
-        OptimizerKind::RmsProp => Box::new(RMSprop::new(
-            net,
-            RMSpropConfig {
-                lr: cfg.learning_rate,
-                alpha: 0.99,
-                eps: 1e-8,
-                momentum: None,
-                centered: false,
-                weight_decay: None,
-            },
-        )),
-    }
-}
-
 /// A trained model and the history of its training.
 #[derive(Debug)]
-pub struct Fitted<A: Architecture> {
+pub struct Fitted {
     /// The weights at the end of training (or of the best epoch with `restore_best`).
-    pub model: Model<A>,
+    pub model: Model,
     /// Per-epoch numbers.
     pub history: History,
 }
 
 /// Runs training with a checked [`TrainConfig`] and any number of [`Callback`]s.
 ///
-/// ```no_run
-/// use propensity::{model::AudiobooksMlp, train::{KerasLogger, TrainConfig, Trainer}, Dataset};
-/// # fn demo(train: Dataset, validation: Dataset) -> propensity::Result<()> {
-/// let fitted = Trainer::new(TrainConfig::default())?
-///     .callback(KerasLogger::stdout())
-///     .fit::<AudiobooksMlp>(&train, Some(&validation))?;
-/// println!("{} epochs", fitted.history.epochs_run());
-/// # Ok(()) }
+/// ```
+/// use propensity::{network::{Head, Network}, train::{TrainConfig, Trainer}, Dataset};
+/// // the network is sized from the data at run time: 3 inputs, a hidden layer of 8, 2 classes
+/// let x = ndarray::Array2::from_shape_fn((40, 3), |(i, j)| ((i * 3 + j) % 7) as f32 / 7.0);
+/// let y: Vec<usize> = (0..40).map(|i| usize::from(x[[i, 0]] > 0.5)).collect();
+/// let data = Dataset::new(x, y).unwrap();
+/// let net = Network::mlp(data.features(), &[8], 2, Head::Softmax);
+/// let cfg = TrainConfig { early_stopping: None, max_epochs: 5, ..TrainConfig::default() };
+/// let fitted = Trainer::new(cfg).unwrap().fit(&net, &data, None).unwrap();
+/// assert_eq!(fitted.history.epochs_run(), 5);
+/// assert_eq!(fitted.model.network().name(), "mlp-3-8-2");
 /// ```
 pub struct Trainer {
     config: TrainConfig,
@@ -498,14 +474,22 @@ impl Trainer {
         &self.config
     }
 
-    /// Trains a fresh model of architecture `A` (initialised from `config.seed`).
+    /// Trains a fresh model of `network` (a [`Head::Softmax`] classifier, initialised from
+    /// `config.seed`).
     ///
-    /// `validation` is required when early stopping is configured. Errors: a dataset whose
-    /// width is not `A`'s, a target outside `A`'s classes, an empty training set, or a loss that
-    /// becomes NaN or infinite (the epoch and batch are named).
-    pub fn fit<A: Architecture>(&mut self, train: &Dataset, validation: Option<&Dataset>) -> Result<Fitted<A>> {
-        let k = A::outputs();
-        self.check_sets::<A>(train.features(), train.len(), validation.map(|v| v.features()))?;
+    /// `validation` is required when early stopping is configured. Errors: an invalid network or
+    /// one without a softmax head, a dataset whose width is not the network's, a target outside
+    /// its classes, an empty training set, or a loss that becomes NaN or infinite (the epoch and
+    /// batch are named).
+    pub fn fit(&mut self, network: &Network, train: &Dataset, validation: Option<&Dataset>) -> Result<Fitted> {
+        let k = network.outputs;
+        if network.head != Head::Softmax {
+            return Err(Error::Config {
+                field: "network.head",
+                message: "a class target needs a softmax head (use fit_dense for sigmoid or linear outputs)".into(),
+            });
+        }
+        self.check_sets(network, train.features(), train.len(), validation.map(|v| v.features()))?;
         for (name, d) in std::iter::once(("training", train)).chain(validation.map(|v| ("validation", v))) {
             if let Some(&t) = d.targets().iter().find(|&&t| t >= k) {
                 return Err(Error::Data(format!("{name} set has class {t}, the model has {k} outputs")));
@@ -530,10 +514,10 @@ impl Trainer {
             batch_targets: Vec::new(),
             scores: Vec::new(),
         };
-        self.in_pool(|t| t.run::<A, _>(train.inputs(), &mut objective))
+        self.in_pool(|t| t.run(network, train.inputs(), &mut objective))
     }
 
-    /// Trains a fresh model of architecture `A` on real-valued targets: multi-label 0/1 targets
+    /// Trains a fresh model of `network` on real-valued targets: multi-label 0/1 targets
     /// with [`DenseLoss::BinaryCrossEntropy`] (one sigmoid output per label, Keras'
     /// `binary_crossentropy`; the logged accuracy is Keras' `binary_accuracy`), or any targets
     /// with [`DenseLoss::MeanSquaredError`] (an autoencoder: targets = inputs; no accuracy).
@@ -543,39 +527,42 @@ impl Trainer {
     /// ```
     /// use propensity::dataset::DenseDataset;
     /// use propensity::losses::DenseLoss;
-    /// use propensity::model::Architecture;
+    /// use propensity::network::{Head, Network};
     /// use propensity::train::{TrainConfig, Trainer};
-    /// use propensity::layers::Dense;
-    /// struct Tiny;
-    /// impl Architecture for Tiny {
-    ///     const NAME: &'static str = "tiny";
-    ///     type In = dfdx::prelude::Const<2>;
-    ///     type Out = dfdx::prelude::Const<2>;
-    ///     type Layers = Dense<2, 2>;
-    ///     type Net = <Dense<2, 2> as dfdx::prelude::BuildOnDevice<dfdx::prelude::Cpu, f32>>::Built;
-    /// }
+    /// let tiny = Network::mlp(2, &[], 2, Head::Linear);
     /// let x = ndarray::Array2::from_shape_fn((64, 2), |(i, j)| ((i * 7 + j * 3) % 5) as f32 - 2.0);
     /// let data = DenseDataset::autoencoder(x).unwrap();
     /// let cfg = TrainConfig { early_stopping: None, max_epochs: 300, learning_rate: 0.05, batch_size: 16,
     ///     ..Default::default() };
-    /// let fitted = Trainer::new(cfg).unwrap().fit_dense::<Tiny>(&data, None, DenseLoss::MeanSquaredError).unwrap();
+    /// let fitted = Trainer::new(cfg).unwrap().fit_dense(&tiny, &data, None, DenseLoss::MeanSquaredError).unwrap();
     /// let first = fitted.history.epochs[0].loss;
     /// let last = fitted.history.epochs.last().unwrap().loss;
     /// assert!(last < 0.01 * first, "a linear layer learns the identity: {first} → {last}");
     /// ```
-    pub fn fit_dense<A: Architecture>(
+    pub fn fit_dense(
         &mut self,
+        network: &Network,
         train: &DenseDataset,
         validation: Option<&DenseDataset>,
         loss: DenseLoss,
-    ) -> Result<Fitted<A>> {
-        self.check_sets::<A>(train.features(), train.len(), validation.map(|v| v.features()))?;
+    ) -> Result<Fitted> {
+        let head = match loss {
+            DenseLoss::BinaryCrossEntropy => Head::Sigmoid,
+            DenseLoss::MeanSquaredError => Head::Linear,
+        };
+        if network.head != head {
+            return Err(Error::Config {
+                field: "network.head",
+                message: format!("{loss:?} trains a {head:?} head, the network has {:?}", network.head),
+            });
+        }
+        self.check_sets(network, train.features(), train.len(), validation.map(|v| v.features()))?;
         for (name, d) in std::iter::once(("training", train)).chain(validation.map(|v| ("validation", v))) {
-            if d.outputs() != A::outputs() {
+            if d.outputs() != network.outputs {
                 return Err(Error::Data(format!(
                     "{name} set has {} target columns, the model has {} outputs",
                     d.outputs(),
-                    A::outputs()
+                    network.outputs
                 )));
             }
             if loss == DenseLoss::BinaryCrossEntropy && d.targets().iter().any(|t| !(0.0..=1.0).contains(t)) {
@@ -587,13 +574,13 @@ impl Trainer {
         }
         let mut objective = DenseObjective {
             targets: train.targets().as_slice().expect("DenseDataset keeps standard layout"),
-            width: A::outputs(),
+            width: network.outputs,
             loss,
             validation,
             batch_targets: Vec::new(),
             scores: Vec::new(),
         };
-        self.in_pool(|t| t.run::<A, _>(train.inputs(), &mut objective))
+        self.in_pool(|t| t.run(network, train.inputs(), &mut objective))
     }
 
     fn in_pool<T: Send>(&mut self, f: impl FnOnce(&mut Self) -> Result<T> + Send) -> Result<T> {
@@ -605,18 +592,19 @@ impl Trainer {
         pool.install(|| f(self))
     }
 
-    fn run<A: Architecture, O: Objective<A>>(
+    fn run<O: Objective>(
         &mut self,
+        network: &Network,
         inputs: &ndarray::Array2<f32>,
         objective: &mut O,
-    ) -> Result<Fitted<A>> {
+    ) -> Result<Fitted> {
         let cfg = self.config.clone();
-        let width = A::inputs();
+        let width = network.inputs;
         let n = inputs.nrows();
         let started = Instant::now();
-        let mut model = Model::<A>::with_init(cfg.seed, cfg.init);
-        let mut grads = model.net.alloc_grads();
-        let mut opt = optimizer::<A>(&cfg, &model.net);
+        let mut model = Model::with_init(network, cfg.seed, cfg.init)?;
+        let mut values = model.weights();
+        let mut opt = Optimizer::new(&cfg, values.len());
         let mut order_rng = StdRng::seed_from_u64(cfg.seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
         let x = inputs.as_slice().expect("datasets keep standard layout");
         let mut order: Vec<usize> = (0..n).collect();
@@ -624,7 +612,7 @@ impl Trainer {
             order.shuffle(&mut order_rng);
         }
         let mut stopper = cfg.early_stopping.map(EarlyStopping::new);
-        let mut best: Option<Model<A>> = None;
+        let mut best: Option<Model> = None;
         let mut epochs = Vec::new();
         let mut stopped_early = false;
 
@@ -639,8 +627,10 @@ impl Trainer {
                 for &i in rows {
                     xb.extend_from_slice(&x[i * width..(i + 1) * width]);
                 }
-                let xt: Batch<A::In> = model.dev.tensor_from_vec(xb, (rows.len(), Default::default()));
-                let logits = dfdx::prelude::ModuleMut::forward_mut(&mut model.net, xt.traced(grads));
+                let xt: Rows = model.dev.tensor_from_vec(xb, (rows.len(), width));
+                let logits = model
+                    .forward(xt.traced(Gradients::leaky()), None)
+                    .map_err(|e| Error::Data(format!("forward pass failed: {e:?}")))?;
                 let (loss, batch_correct) = objective.batch(logits, rows)?;
                 let value = loss.array();
                 if !value.is_finite() {
@@ -649,10 +639,9 @@ impl Trainer {
                 loss_sum += value as f64 * rows.len() as f64; // row-weighted, as Keras' loss tracker
                 correct = correct.zip(batch_correct).map(|(a, b)| a + b);
                 steps += 1;
-                grads = loss.backward();
-                opt.update(&mut model.net, &grads)
-                    .map_err(|e| Error::Data(format!("optimizer update failed: {e:?}")))?;
-                model.net.zero_grads(&mut grads);
+                let grads = loss.backward().get(&model.params).as_vec();
+                opt.update(&mut values, &grads);
+                model.params.copy_from(&values);
             }
             let val = objective.validate(&model)?;
             let log = EpochLog {
@@ -705,13 +694,15 @@ impl Trainer {
 
 impl Trainer {
     /// Checks shared by both fits: widths, a non-empty training set, a validation set for early stopping.
-    fn check_sets<A: Architecture>(
+    fn check_sets(
         &self,
+        network: &Network,
         train_width: usize,
         rows: usize,
         validation_width: Option<usize>,
     ) -> Result<()> {
-        let width = A::inputs();
+        network.check()?;
+        let width = network.inputs;
         for (name, w) in std::iter::once(("training", train_width)).chain(validation_width.map(|w| ("validation", w))) {
             if w != width {
                 return Err(Error::Data(format!("{name} set has {w} columns, the model takes {width}")));
@@ -734,13 +725,9 @@ type Taped<S> = Tensor<S, f32, Cpu, OwnedTape<f32, Cpu>>;
 
 /// What a fit minimises: the loss of a batch (with the number of correct predictions, when
 /// accuracy applies) and the validation loss and accuracy after each epoch.
-trait Objective<A: Architecture> {
-    fn batch(
-        &mut self,
-        logits: Batch<A::Out, OwnedTape<f32, Cpu>>,
-        rows: &[usize],
-    ) -> Result<(Taped<()>, Option<usize>)>;
-    fn validate(&self, model: &Model<A>) -> Result<Option<(f64, Option<f64>)>>;
+trait Objective {
+    fn batch(&mut self, logits: Rows<OwnedTape<f32, Cpu>>, rows: &[usize]) -> Result<(Taped<()>, Option<usize>)>;
+    fn validate(&self, model: &Model) -> Result<Option<(f64, Option<f64>)>>;
     /// Predictions judged per row: 1 for a class, one per output for multi-label.
     fn checks_per_row(&self) -> usize;
 }
@@ -754,13 +741,9 @@ struct Classification<'a> {
     scores: Vec<f32>,
 }
 
-impl<A: Architecture> Objective<A> for Classification<'_> {
-    fn batch(
-        &mut self,
-        logits: Batch<A::Out, OwnedTape<f32, Cpu>>,
-        rows: &[usize],
-    ) -> Result<(Taped<()>, Option<usize>)> {
-        let k = A::outputs();
+impl Objective for Classification<'_> {
+    fn batch(&mut self, logits: Rows<OwnedTape<f32, Cpu>>, rows: &[usize]) -> Result<(Taped<()>, Option<usize>)> {
+        let k = logits.shape().1;
         self.batch_targets.clear();
         self.batch_targets.extend(rows.iter().map(|&i| self.targets[i]));
         self.scores.resize(rows.len() * k, 0.0);
@@ -769,7 +752,7 @@ impl<A: Architecture> Objective<A> for Classification<'_> {
         Ok((sparse_cross_entropy(logits, &self.batch_targets, self.weights_f32.as_deref())?, Some(correct)))
     }
 
-    fn validate(&self, model: &Model<A>) -> Result<Option<(f64, Option<f64>)>> {
+    fn validate(&self, model: &Model) -> Result<Option<(f64, Option<f64>)>> {
         let e = self.validation.map(|v| model.evaluate_weighted(v, self.weights.as_deref())).transpose()?;
         Ok(e.map(|e| (e.loss, Some(e.accuracy))))
     }
@@ -788,12 +771,8 @@ struct DenseObjective<'a> {
     scores: Vec<f32>,
 }
 
-impl<A: Architecture> Objective<A> for DenseObjective<'_> {
-    fn batch(
-        &mut self,
-        logits: Batch<A::Out, OwnedTape<f32, Cpu>>,
-        rows: &[usize],
-    ) -> Result<(Taped<()>, Option<usize>)> {
+impl Objective for DenseObjective<'_> {
+    fn batch(&mut self, logits: Rows<OwnedTape<f32, Cpu>>, rows: &[usize]) -> Result<(Taped<()>, Option<usize>)> {
         let w = self.width;
         self.batch_targets.clear();
         for &i in rows {
@@ -810,7 +789,7 @@ impl<A: Architecture> Objective<A> for DenseObjective<'_> {
         }
     }
 
-    fn validate(&self, model: &Model<A>) -> Result<Option<(f64, Option<f64>)>> {
+    fn validate(&self, model: &Model) -> Result<Option<(f64, Option<f64>)>> {
         let e = self.validation.map(|v| model.evaluate_dense(v, self.loss)).transpose()?;
         Ok(e.map(|e| (e.loss, e.binary_accuracy)))
     }

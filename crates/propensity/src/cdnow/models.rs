@@ -16,7 +16,6 @@
 
 use std::time::Instant;
 
-use dfdx::nn::builders::ReLU;
 use ndarray::{Array2, Axis};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -24,9 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Customers, FEATURES};
 use crate::dataset::DenseDataset;
-use crate::layers::Dense;
 use crate::losses::DenseLoss;
-use crate::model::{architecture, Architecture, Model};
+use crate::model::Model;
+use crate::network::{Head, Network};
 use crate::preprocess::{FittedScaler, StandardScaler};
 use crate::ranking::{BinaryScores, RegressionScores};
 use crate::saved::{ModelCard, Preprocessing, SavedModel};
@@ -36,40 +35,18 @@ use crate::{Dataset, Error, Result};
 /// Number of model inputs.
 pub const INPUTS: usize = FEATURES.len();
 
-architecture!(
-    /// Churn MLP 17 → 32 → 16 → 2 (scikit-learn's `MLPClassifier(hidden_layer_sizes=(32, 16))` peer).
-    ChurnMlp, "cdnow-churn-17-32-16-2", INPUTS, 2, ((Dense<INPUTS, 32>, ReLU), (Dense<32, 16>, ReLU), Dense<16, 2>)
-);
-architecture!(
-    /// Wider churn MLP 17 → 64 → 32 → 2.
-    ChurnWide, "cdnow-churn-17-64-32-2", INPUTS, 2, ((Dense<INPUTS, 64>, ReLU), (Dense<64, 32>, ReLU), Dense<32, 2>)
-);
-architecture!(
-    /// One hidden layer 17 → 16 → 2.
-    ChurnSmall, "cdnow-churn-17-16-2", INPUTS, 2, ((Dense<INPUTS, 16>, ReLU), Dense<16, 2>)
-);
-architecture!(
-    /// Logistic regression as a network: 17 → 2 with softmax.
-    ChurnLogistic, "cdnow-churn-17-2", INPUTS, 2, Dense<INPUTS, 2>
-);
-architecture!(
-    /// Holdout-spend regressor 17 → 32 → 16 → 1 (MSE on the standardized spend; scikit-learn's
-    /// `MLPRegressor(hidden_layer_sizes=(32, 16))` in a `TransformedTargetRegressor` peer).
-    SpendMlp, "cdnow-spend-17-32-16-1", INPUTS, 1, ((Dense<INPUTS, 32>, ReLU), (Dense<32, 16>, ReLU), Dense<16, 1>)
-);
-
 /// The churn architectures the tuner chooses from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ChurnArchitecture {
-    /// [`ChurnMlp`], 17 → 32 → 16 → 2.
+    /// Churn MLP 17 → 32 → 16 → 2 (scikit-learn's `MLPClassifier(hidden_layer_sizes=(32, 16))` peer).
     #[default]
     Mlp32x16,
-    /// [`ChurnWide`], 17 → 64 → 32 → 2.
+    /// Wider churn MLP 17 → 64 → 32 → 2.
     Mlp64x32,
-    /// [`ChurnSmall`], 17 → 16 → 2.
+    /// One hidden layer 17 → 16 → 2.
     Mlp16,
-    /// [`ChurnLogistic`], 17 → 2.
+    /// Logistic regression as a network: 17 → 2 with softmax.
     Logistic,
 }
 
@@ -77,15 +54,36 @@ impl ChurnArchitecture {
     /// All choices.
     pub const ALL: [ChurnArchitecture; 4] = [Self::Mlp32x16, Self::Mlp64x32, Self::Mlp16, Self::Logistic];
 
-    /// The network's [`Architecture::NAME`].
-    pub fn name(self) -> &'static str {
+    /// The hidden layers' widths.
+    pub fn hidden(self) -> &'static [usize] {
         match self {
-            Self::Mlp32x16 => ChurnMlp::NAME,
-            Self::Mlp64x32 => ChurnWide::NAME,
-            Self::Mlp16 => ChurnSmall::NAME,
-            Self::Logistic => ChurnLogistic::NAME,
+            Self::Mlp32x16 => &[32, 16],
+            Self::Mlp64x32 => &[64, 32],
+            Self::Mlp16 => &[16],
+            Self::Logistic => &[],
         }
     }
+
+    /// The network: the 17 inputs, [`hidden`](Self::hidden), two classes.
+    ///
+    /// ```
+    /// use propensity::cdnow::models::ChurnArchitecture;
+    /// assert_eq!(ChurnArchitecture::Logistic.network().parameters(), 36);
+    /// ```
+    pub fn network(self) -> Network {
+        Network::mlp(INPUTS, self.hidden(), CLASSES.len(), Head::Softmax)
+    }
+
+    /// The network's name, e.g. `mlp-17-32-16-2`.
+    pub fn name(self) -> String {
+        self.network().name()
+    }
+}
+
+/// The holdout-spend regressor 17 → 32 → 16 → 1 (MSE on the standardized spend; scikit-learn's
+/// `MLPRegressor(hidden_layer_sizes=(32, 16))` in a `TransformedTargetRegressor` peer).
+pub fn spend_network() -> Network {
+    Network::mlp(INPUTS, &[32, 16], 1, Head::Linear)
 }
 
 /// `log1p` (optional) then standardization, fitted on training rows.
@@ -304,31 +302,26 @@ fn rows(x: &Array2<f64>, r: &[usize]) -> Array2<f64> {
     x.select(Axis(0), r)
 }
 
-/// Trains a churn network of architecture `A` on `fit` rows (early stopping on `validation`);
-/// returns it with its input transform and history.
-fn train_churn<A: Architecture>(
+/// Trains the configured churn network on `fit` rows (early stopping on `validation`); returns
+/// it with its input transform and history.
+fn train_churn(
     x: &Array2<f64>,
     bought: &[usize],
     fit: &[usize],
     validation: &[usize],
     cfg: &ChurnConfig,
-) -> Result<(Model<A>, InputTransform, History)> {
+) -> Result<(Model, InputTransform, History)> {
     let transform = InputTransform::fit(&rows(x, fit), cfg.log_inputs)?;
     let set = |r: &[usize]| -> Result<Dataset> {
         Dataset::from_f64(&transform.transform(&rows(x, r))?, r.iter().map(|&i| bought[i]).collect())
     };
     let (train, val) = (set(fit)?, set(validation)?);
-    let fitted = Trainer::new(cfg.train.clone())?.fit::<A>(&train, Some(&val))?;
+    let fitted = Trainer::new(cfg.train.clone())?.fit(&cfg.architecture.network(), &train, Some(&val))?;
     Ok((fitted.model, transform, fitted.history))
 }
 
-fn churn_fold<A: Architecture>(
-    x: &Array2<f64>,
-    bought: &[usize],
-    r: &FoldRows,
-    cfg: &ChurnConfig,
-) -> Result<(Vec<f64>, usize)> {
-    let (model, transform, history) = train_churn::<A>(x, bought, &r.fit, &r.validation, cfg)?;
+fn churn_fold(x: &Array2<f64>, bought: &[usize], r: &FoldRows, cfg: &ChurnConfig) -> Result<(Vec<f64>, usize)> {
+    let (model, transform, history) = train_churn(x, bought, &r.fit, &r.validation, cfg)?;
     let p = model.predict_proba(&transform.transform(&rows(x, &r.test))?.mapv(|v| v as f32))?;
     Ok((p.column(1).iter().map(|&v| f64::from(v)).collect(), history.epochs_run()))
 }
@@ -344,9 +337,7 @@ pub fn churn_cross_validate(customers: &Customers, folds: &[usize], cfg: &ChurnC
     cfg.check()?;
     let (x, bought) = churn_data(customers);
     let actual = bought.iter().map(|&b| b as f64).collect();
-    cross_validate(customers, folds, cfg.validation_share, cfg.train.seed, actual, |r| {
-        churn_fold_any(&x, &bought, r, cfg)
-    })
+    cross_validate(customers, folds, cfg.validation_share, cfg.train.seed, actual, |r| churn_fold(&x, &bought, r, cfg))
 }
 
 /// Trains on the customers with `test[i] == false` and scores the others: AUC, AP and lift of
@@ -360,7 +351,7 @@ pub fn churn_train_test(customers: &Customers, test: &[bool], cfg: &ChurnConfig)
     let (x, bought) = churn_data(customers);
     let folds: Vec<usize> = test.iter().map(|&t| usize::from(t)).collect();
     let r = fold_rows(&folds, 1, cfg.validation_share, cfg.train.seed);
-    let (score, _) = churn_fold_any(&x, &bought, &r, cfg)?;
+    let (score, _) = churn_fold(&x, &bought, &r, cfg)?;
     let positive: Vec<bool> = r.test.iter().map(|&i| bought[i] == 1).collect();
     let ids: Vec<u64> = r.test.iter().map(|&i| u64::from(customers.rows[i].id)).collect();
     BinaryScores::of(&score, &positive, &ids)
@@ -369,16 +360,6 @@ pub fn churn_train_test(customers: &Customers, test: &[bool], cfg: &ChurnConfig)
 /// The feature matrix and the 0/1 "bought in the holdout" class of every customer.
 fn churn_data(customers: &Customers) -> (Array2<f64>, Vec<usize>) {
     (customers.features(), customers.rows.iter().map(|c| usize::from(c.bought_in_holdout())).collect())
-}
-
-/// One fold with the configured architecture.
-fn churn_fold_any(x: &Array2<f64>, bought: &[usize], r: &FoldRows, cfg: &ChurnConfig) -> Result<(Vec<f64>, usize)> {
-    match cfg.architecture {
-        ChurnArchitecture::Mlp32x16 => churn_fold::<ChurnMlp>(x, bought, r, cfg),
-        ChurnArchitecture::Mlp64x32 => churn_fold::<ChurnWide>(x, bought, r, cfg),
-        ChurnArchitecture::Mlp16 => churn_fold::<ChurnSmall>(x, bought, r, cfg),
-        ChurnArchitecture::Logistic => churn_fold::<ChurnLogistic>(x, bought, r, cfg),
-    }
 }
 
 fn cross_validate(
@@ -413,7 +394,7 @@ fn cross_validate(
     Ok(OutOfFold { ids: customers.ids(), predictions, actual, epochs, seconds: start.elapsed().as_secs_f64() })
 }
 
-/// Out-of-fold holdout spend (dollars, clipped at 0) from [`SpendMlp`] trained with MSE on the
+/// Out-of-fold holdout spend (dollars, clipped at 0) from [`spend_network`] trained with MSE on the
 /// standardized [`SpendTarget`].
 pub fn spend_out_of_fold(customers: &Customers, cfg: &SpendConfig) -> Result<OutOfFold> {
     check_share(cfg.validation_share)?;
@@ -428,14 +409,14 @@ pub fn spend_out_of_fold(customers: &Customers, cfg: &SpendConfig) -> Result<Out
     })
 }
 
-/// Trains [`SpendMlp`] on the `fit` rows of `r` (early stopping on `validation`): the model, its
+/// Trains [`spend_network`] on the `fit` rows of `r` (early stopping on `validation`): the model, its
 /// input transform, the target's mean and standard deviation, and the history.
 fn train_spend(
     x: &Array2<f64>,
     spend: &[f64],
     r: &FoldRows,
     cfg: &SpendConfig,
-) -> Result<(Model<SpendMlp>, InputTransform, f64, f64, History)> {
+) -> Result<(Model, InputTransform, f64, f64, History)> {
     let transform = InputTransform::fit(&rows(x, &r.fit), cfg.log_inputs)?;
     let fit_y: Vec<f64> = r.fit.iter().map(|&i| cfg.target.forward(spend[i])).collect();
     let (mean, sd) = mean_sd(&fit_y);
@@ -444,7 +425,8 @@ fn train_spend(
         let ys = Array2::from_shape_fn((rr.len(), 1), |(i, _)| ((cfg.target.forward(spend[rr[i]]) - mean) / sd) as f32);
         DenseDataset::new(xs, ys)
     };
-    let fitted = Trainer::new(cfg.train.clone())?.fit_dense::<SpendMlp>(
+    let fitted = Trainer::new(cfg.train.clone())?.fit_dense(
+        &spend_network(),
         &set(&r.fit)?,
         Some(&set(&r.validation)?),
         DenseLoss::MeanSquaredError,
@@ -467,23 +449,9 @@ pub fn train_churn_model(
     metrics: serde_json::Value,
 ) -> Result<(SavedModel, History)> {
     cfg.check()?;
-    match cfg.architecture {
-        ChurnArchitecture::Mlp32x16 => final_model::<ChurnMlp>(customers, cfg, data_file, metrics),
-        ChurnArchitecture::Mlp64x32 => final_model::<ChurnWide>(customers, cfg, data_file, metrics),
-        ChurnArchitecture::Mlp16 => final_model::<ChurnSmall>(customers, cfg, data_file, metrics),
-        ChurnArchitecture::Logistic => final_model::<ChurnLogistic>(customers, cfg, data_file, metrics),
-    }
-}
-
-fn final_model<A: Architecture>(
-    customers: &Customers,
-    cfg: &ChurnConfig,
-    data_file: &std::path::Path,
-    metrics: serde_json::Value,
-) -> Result<(SavedModel, History)> {
     let (x, bought) = churn_data(customers);
     let r = fold_rows(&vec![1; customers.len()], 0, cfg.validation_share, cfg.train.seed);
-    let (model, transform, history) = train_churn::<A>(&x, &bought, &r.fit, &r.validation, cfg)?;
+    let (model, transform, history) = train_churn(&x, &bought, &r.fit, &r.validation, cfg)?;
     let card = ModelCard::new(data_file, &cfg.train, metrics)?;
     let pre = Preprocessing::Cdnow { transform };
     Ok((SavedModel::new(&model, CLASSES.iter().map(|s| s.to_string()).collect(), pre, card), history))

@@ -283,7 +283,7 @@ impl TuneReport {
             t.push(vec![
                 tr.rung.to_string(),
                 tr.candidate.to_string(),
-                c.architecture.name().into(),
+                c.architecture.name(),
                 format!("{}", c.train.learning_rate),
                 c.train.batch_size.to_string(),
                 c.train.early_stopping.map_or("—".into(), |e| e.patience.to_string()),

@@ -1,63 +1,43 @@
 //! The multi-input, multi-label network that predicts next month's product categories, and its
 //! evaluation next to a baseline and the generator's true probabilities.
 //!
-//! [`CategoryNet`]: session history (32 inputs → 32 units), order history (18 → 16) and month
+//! [`category_net`]: session history (32 inputs → 32 units), order history (18 → 16) and month
 //! (12 → 4) each through their own dense layer and ReLU, joined (52) → Dense(32, relu) → 6
 //! sigmoid outputs, trained with binary cross-entropy and early stopping on `val_loss`.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use dfdx::nn::builders::ReLU;
-use dfdx::prelude::{BuildOnDevice, Const};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::features::{ModellingFile, Prepared, INPUTS, ORDER_INPUTS, SESSION_INPUTS};
+use super::features::{ModellingFile, Prepared, INPUTS, MONTH_INPUTS, ORDER_INPUTS, SESSION_INPUTS};
 use super::{CATEGORIES, CATEGORY_NAMES};
 use crate::classify::{average_precision, roc_auc};
 use crate::display::HtmlTable;
-use crate::layers::{Branches, Dense};
 use crate::losses::DenseLoss;
-use crate::model::{Architecture, Device, Model};
+use crate::model::Model;
+use crate::network::{Activation, Branch, Head, Layer, Network};
 use crate::train::{EarlyStoppingConfig, Fitted, TrainConfig, Trainer};
 use crate::{Error, Result};
 
 /// The three-branch network (see the module docs); 3,306 parameters.
 ///
 /// ```
-/// use propensity::model::{Architecture, Model};
-/// use propensity::retail::network::CategoryNet;
-/// assert_eq!((CategoryNet::inputs(), CategoryNet::outputs()), (62, 6));
+/// let net = propensity::retail::network::category_net();
+/// assert_eq!((net.inputs, net.outputs), (62, 6));
 /// // branches 32·32+32 + 18·16+16 + 12·4+4, then 52·32+32 and 32·6+6
-/// assert_eq!(Model::<CategoryNet>::new(0).parameters(), 1056 + 304 + 52 + 1696 + 198);
+/// assert_eq!(net.parameters(), 1056 + 304 + 52 + 1696 + 198);
 /// ```
-#[derive(Debug, Clone, Copy)]
-pub struct CategoryNet;
-
-/// Units of the session, order and month branches.
-const BRANCH_UNITS: (usize, usize, usize) = (32, 16, 4);
-
-impl Architecture for CategoryNet {
-    const NAME: &'static str = "retail-category-net-32+18+12-6";
-    const MULTI_LABEL: bool = true;
-    type In = Const<INPUTS>;
-    type Out = Const<CATEGORIES>;
-    type Layers = (
-        Branches<
-            SESSION_INPUTS,
-            { BRANCH_UNITS.0 },
-            ORDER_INPUTS,
-            { BRANCH_UNITS.1 },
-            12,
-            { BRANCH_UNITS.2 },
-            INPUTS,
-            52,
-        >,
-        (Dense<52, 32>, ReLU),
-        Dense<32, CATEGORIES>,
-    );
-    type Net = <Self::Layers as BuildOnDevice<Device, f32>>::Built;
+pub fn category_net() -> Network {
+    let branch = |inputs, units| Branch { inputs, units };
+    Network {
+        inputs: INPUTS,
+        branches: vec![branch(SESSION_INPUTS, 32), branch(ORDER_INPUTS, 16), branch(MONTH_INPUTS, 4)],
+        layers: vec![Layer { units: 32, activation: Activation::Relu }],
+        outputs: CATEGORIES,
+        head: Head::Sigmoid,
+    }
 }
 
 /// The training defaults: Adam 1e-3, batches of 256, up to 40 epochs, early stopping with
@@ -72,11 +52,11 @@ pub fn train_config(seed: u64) -> TrainConfig {
     }
 }
 
-/// Trains [`CategoryNet`] on the prepared training rows with binary cross-entropy, early
+/// Trains [`category_net`] on the prepared training rows with binary cross-entropy, early
 /// stopping on the validation rows (`trainer` carries the config and callbacks, e.g.
 /// `Trainer::new(train_config(1))?.callback(KerasLogger::stdout())`).
-pub fn fit(prepared: &Prepared, trainer: &mut Trainer) -> Result<Fitted<CategoryNet>> {
-    trainer.fit_dense::<CategoryNet>(&prepared.train, Some(&prepared.validation), DenseLoss::BinaryCrossEntropy)
+pub fn fit(prepared: &Prepared, trainer: &mut Trainer) -> Result<Fitted> {
+    trainer.fit_dense(&category_net(), &prepared.train, Some(&prepared.validation), DenseLoss::BinaryCrossEntropy)
 }
 
 /// The generator's true probabilities, by customer and month (`YYYY-MM`).
@@ -210,7 +190,7 @@ pub struct CategoryReport {
 impl CategoryReport {
     /// Evaluates `model` on the prepared test rows.
     pub fn evaluate(
-        model: &Model<CategoryNet>,
+        model: &Model,
         file: &ModellingFile,
         prepared: &Prepared,
         truth: Option<&Truth>,
@@ -296,10 +276,10 @@ impl std::fmt::Display for CategoryReport {
     }
 }
 
-/// Bundles a trained [`CategoryNet`] with its scaler and card for [`crate::saved`] and
+/// Bundles a trained [`category_net`] with its scaler and card for [`crate::saved`] and
 /// `propensity score` (input: the modelling file's columns, targets optional).
 pub fn saved_model(
-    model: &Model<CategoryNet>,
+    model: &Model,
     scaler: &crate::preprocess::FittedScaler,
     card: crate::saved::ModelCard,
 ) -> crate::saved::SavedModel {

@@ -7,8 +7,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use dfdx::nn::builders::{ReLU, Tanh};
-use dfdx::prelude::{BuildOnDevice, Const, Module, TensorFromVec};
 use linfa::prelude::{Fit, Predict, SilhouetteScore, Transformer};
 use linfa::DatasetBase;
 use linfa_clustering::KMeans;
@@ -22,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use super::features::{Profiles, PROFILE_NAMES};
 use crate::dataset::DenseDataset;
 use crate::display::HtmlTable;
-use crate::layers::Dense;
 use crate::losses::DenseLoss;
-use crate::model::{Architecture, Batch, Device, Model};
+use crate::model::Model;
+use crate::network::{Activation, Head, Layer, Network};
 use crate::plot::Svg;
 use crate::train::{EarlyStoppingConfig, History, TrainConfig, Trainer};
 use crate::{Error, Result};
@@ -36,37 +34,29 @@ const PROFILE: usize = PROFILE_NAMES.len();
 /// The autoencoder: 17 → Dense(16, relu) → Dense(5, tanh) → Dense(16, relu) → Dense(17).
 ///
 /// ```
-/// use propensity::model::{Architecture, Model};
-/// use propensity::retail::segment::SegmentAutoencoder;
-/// let m = Model::<SegmentAutoencoder>::new(1);
-/// let z = m.embed(&ndarray::Array2::from_elem((4, 17), 3.0)).unwrap();
+/// use propensity::{model::Model, retail::segment::{autoencoder, embed}};
+/// let m = Model::new(&autoencoder(), 1).unwrap();
+/// let z = embed(&m, &ndarray::Array2::from_elem((4, 17), 3.0)).unwrap();
 /// assert_eq!(z.dim(), (4, 5));
 /// assert!(z.iter().all(|v| v.abs() <= 1.0)); // tanh keeps the embedding bounded
 /// ```
-#[derive(Debug, Clone, Copy)]
-pub struct SegmentAutoencoder;
-
-impl Architecture for SegmentAutoencoder {
-    const NAME: &'static str = "retail-autoencoder-17-16-5-16-17";
-    type In = Const<PROFILE>;
-    type Out = Const<PROFILE>;
-    type Layers =
-        ((Dense<PROFILE, 16>, ReLU), (Dense<16, EMBEDDING>, Tanh), (Dense<EMBEDDING, 16>, ReLU), Dense<16, PROFILE>);
-    type Net = <Self::Layers as BuildOnDevice<Device, f32>>::Built;
+pub fn autoencoder() -> Network {
+    let layer = |units, activation| Layer { units, activation };
+    Network {
+        inputs: PROFILE,
+        branches: Vec::new(),
+        layers: vec![layer(16, Activation::Relu), layer(EMBEDDING, Activation::Tanh), layer(16, Activation::Relu)],
+        outputs: PROFILE,
+        head: Head::Linear,
+    }
 }
 
-impl Model<SegmentAutoencoder> {
-    /// The bottleneck activations (the encoder half) of each row.
-    pub fn embed(&self, x: &Array2<f32>) -> Result<Array2<f32>> {
-        if x.ncols() != PROFILE {
-            return Err(Error::Data(format!("the encoder takes {PROFILE} columns, got {}", x.ncols())));
-        }
-        let x = x.as_standard_layout();
-        let t: Batch<Const<PROFILE>> =
-            self.dev.tensor_from_vec(x.as_slice().expect("standard layout").to_vec(), (x.nrows(), Const));
-        let z = self.net.1.forward(self.net.0.forward(t));
-        Ok(Array2::from_shape_vec((x.nrows(), EMBEDDING), z.as_vec()).expect("rows × embedding"))
+/// The bottleneck activations (the encoder half, two layers) of each row.
+pub fn embed(autoencoder: &Model, x: &Array2<f32>) -> Result<Array2<f32>> {
+    if x.ncols() != PROFILE {
+        return Err(Error::Data(format!("the encoder takes {PROFILE} columns, got {}", x.ncols())));
     }
+    autoencoder.hidden(x, Some(2))
 }
 
 /// Settings of [`segment`].
@@ -195,7 +185,7 @@ pub struct Segmentation {
     /// The autoencoder's training history.
     pub history: History,
     /// The trained autoencoder.
-    pub autoencoder: Model<SegmentAutoencoder>,
+    pub autoencoder: Model,
     /// Seconds spent training the autoencoder.
     pub train_seconds: f64,
 }
@@ -215,13 +205,14 @@ pub fn segment(profiles: &Profiles, cfg: &SegmentConfig) -> Result<Segmentation>
     let all = DenseDataset::autoencoder(x.mapv(|v| v as f32))?;
     let (train, validation) = (all.select(&rows[..cut])?, all.select(&rows[cut..])?);
     let started = Instant::now();
-    let fitted = Trainer::new(cfg.autoencoder.clone())?.fit_dense::<SegmentAutoencoder>(
+    let fitted = Trainer::new(cfg.autoencoder.clone())?.fit_dense(
+        &autoencoder(),
         &train,
         Some(&validation),
         DenseLoss::MeanSquaredError,
     )?;
     let train_seconds = started.elapsed().as_secs_f64();
-    let embedding = fitted.model.embed(all.inputs())?.mapv(|v| v as f64);
+    let embedding = embed(&fitted.model, all.inputs())?.mapv(|v| v as f64);
     let mut choices = Vec::new();
     let mut by_k = Vec::new();
     // the tried range always holds a requested k, also one outside k_min..=k_max

@@ -1,0 +1,140 @@
+//! Optimizers over a model's flat parameter vector: Adam in PyTorch's form and in Keras' form,
+//! SGD with classic momentum, and RMSprop, each the per-element update of its reference written
+//! in `f32`. (The Adam form that dfdx 0.13 implements is PyTorch's; its results are unchanged.)
+
+use serde::{Deserialize, Serialize};
+
+use crate::train::{OptimizerKind, TrainConfig};
+
+/// Which Adam update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AdamForm {
+    /// The paper's and PyTorch's (and dfdx's): `p -= lr · m̂ / (√v̂ + ε)` with bias-corrected
+    /// moments `m̂ = m / (1 − β₁ᵗ)`, `v̂ = v / (1 − β₂ᵗ)`.
+    #[default]
+    Pytorch,
+    /// Keras': the bias correction folded into the step size and ε added to the uncorrected
+    /// `√v`: `p -= lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m / (√v + ε)`, with `m += (g − m)(1 − β₁)`.
+    Keras,
+}
+
+/// The state of one optimizer over `n` parameters.
+#[derive(Debug, Clone)]
+pub(crate) struct Optimizer {
+    kind: OptimizerKind,
+    form: AdamForm,
+    lr: f32,
+    betas: [f32; 2],
+    eps: f32,
+    momentum: f32,
+    step: i32,
+    first: Vec<f32>,
+    second: Vec<f32>,
+}
+
+impl Optimizer {
+    /// A fresh state for `n` parameters.
+    pub fn new(cfg: &TrainConfig, n: usize) -> Optimizer {
+        let eps = match cfg.optimizer {
+            OptimizerKind::RmsProp => 1e-8,
+            _ => cfg.epsilon as f32,
+        };
+        Optimizer {
+            kind: cfg.optimizer,
+            form: cfg.adam,
+            lr: cfg.learning_rate as f32,
+            betas: [cfg.beta1 as f32, cfg.beta2 as f32],
+            eps,
+            momentum: cfg.momentum as f32,
+            step: 0,
+            first: vec![0.0; n],
+            second: vec![0.0; n],
+        }
+    }
+
+    /// One update of `params` with `grads`.
+    pub fn update(&mut self, params: &mut [f32], grads: &[f32]) {
+        self.step = self.step.saturating_add(1);
+        let (lr, [b1, b2], eps) = (self.lr, self.betas, self.eps);
+        let moments = self.first.iter_mut().zip(self.second.iter_mut());
+        let rows = params.iter_mut().zip(grads.iter().copied()).zip(moments);
+        match (self.kind, self.form) {
+            (OptimizerKind::Adam, AdamForm::Pytorch) => {
+                let (c1, c2) = ((1.0 - b1.powi(self.step)).recip(), (1.0 - b2.powi(self.step)).recip());
+                for ((p, g), (m, v)) in rows {
+                    *m = *m * b1 + g * (1.0 - b1);
+                    *v = *v * b2 + g.powi(2) * (1.0 - b2);
+                    *p -= lr * (*m * c1) / ((*v * c2).sqrt() + eps);
+                }
+            }
+            (OptimizerKind::Adam, AdamForm::Keras) => {
+                let alpha = lr * (1.0 - b2.powi(self.step)).sqrt() / (1.0 - b1.powi(self.step));
+                for ((p, g), (m, v)) in rows {
+                    *m += (g - *m) * (1.0 - b1);
+                    *v += (g * g - *v) * (1.0 - b2);
+                    *p -= (*m * alpha) / (v.sqrt() + eps);
+                }
+            }
+            (OptimizerKind::Sgd, _) => {
+                let u = self.momentum;
+                for ((p, g), (velocity, _)) in rows {
+                    let step = if u > 0.0 {
+                        *velocity = g + u * *velocity;
+                        *velocity * lr
+                    } else {
+                        g * lr
+                    };
+                    *p -= step;
+                }
+            }
+            (OptimizerKind::RmsProp, _) => {
+                // PyTorch's RMSprop (alpha 0.99): the square average starts at zero
+                for ((p, g), (_, square)) in rows {
+                    *square += (1.0 - 0.99) * (g * g - *square);
+                    *p -= g / (*square + eps).sqrt() * lr;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(cfg: TrainConfig, grads: &[[f32; 2]]) -> Vec<f32> {
+        let mut p = vec![1.0f32, -0.5];
+        let mut o = Optimizer::new(&cfg, 2);
+        for g in grads {
+            o.update(&mut p, g);
+        }
+        p
+    }
+
+    #[test]
+    fn adam_forms_follow_their_references() {
+        // PyTorch's first Adam step moves every parameter by lr·sign(g) (m̂ = g, v̂ = g²)
+        let cfg = TrainConfig { epsilon: 1e-8, ..TrainConfig::default() };
+        let p = run(cfg.clone(), &[[0.2, -3.0]]);
+        assert!((p[0] - 0.999).abs() < 1e-6 && (p[1] + 0.499).abs() < 1e-6, "{p:?}");
+        // Keras' form, by hand for one step (lr 1e-3, β 0.9/0.999, ε 1e-7, g = 0.2):
+        // m = 0.02, v = 4e-5, alpha = 1e-3·√0.001/0.1 = 3.1623e-4, step = 0.02·alpha/(0.0063246 + 1e-7)
+        let keras = TrainConfig { adam: AdamForm::Keras, ..TrainConfig::default() };
+        let p = run(keras, &[[0.2, 0.0]]);
+        let expect = 1.0 - 0.02 * 3.162_277_7e-4 / (4e-5f32.sqrt() + 1e-7);
+        assert!((p[0] - expect).abs() < 1e-7, "{} vs {expect}", p[0]);
+        assert_eq!(p[1], -0.5, "a zero gradient does not move Keras' Adam");
+    }
+
+    #[test]
+    fn sgd_momentum_and_rmsprop_match_pytorch_by_hand() {
+        let sgd =
+            TrainConfig { optimizer: OptimizerKind::Sgd, learning_rate: 0.1, momentum: 0.9, ..TrainConfig::default() };
+        // v1 = g1 = 1 → p = 1 - 0.1; v2 = 1 + 0.9·1 = 1.9 → p = 0.9 - 0.19
+        assert!((run(sgd, &[[1.0, 0.0], [1.0, 0.0]])[0] - 0.71).abs() < 1e-6);
+        let rms = TrainConfig { optimizer: OptimizerKind::RmsProp, learning_rate: 0.01, ..TrainConfig::default() };
+        // square = 0.01·g² = 0.04 for g = 2 → step 0.01·2/0.2 = 0.1
+        assert!((run(rms, &[[2.0, 0.0]])[0] - 0.9).abs() < 1e-6);
+    }
+}
