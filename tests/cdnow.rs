@@ -234,7 +234,7 @@ fn saved_spend_model_scores_dollars() {
     assert!((0.8..1.25).contains(&ratio), "{ratio}");
     assert!(propensity::ranking::spearman(&actual, &p) > 0.4);
     // a regressor is not explained as a classifier: a clear refusal
-    assert!(saved.preprocessing.dataset_from_csv(&rows).is_err());
+    assert!(saved.dataset_from_csv(&rows).is_err());
     // a log-target model maps its outputs back to dollars when scoring
     let log_cfg = SpendConfig { target: propensity::cdnow::models::SpendTarget::Log1p, ..SpendConfig::default() };
     let (saved, _) = train_spend_model(&c, &log_cfg, &file, serde_json::Value::Null).unwrap();

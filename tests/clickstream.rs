@@ -92,6 +92,6 @@ fn saved_conversion_model_scores_its_test_file_as_trained() {
     let auc = propensity::classify::roc_auc(&p, &positive).unwrap();
     assert!((auc - saved.card.metrics["test_auc"].as_f64().unwrap()).abs() < 1e-3, "{auc}");
     // and the feature file reads back as a labelled dataset for `explain`
-    let d = saved.preprocessing.dataset_from_csv(&rows).unwrap();
+    let d = saved.dataset_from_csv(&rows).unwrap();
     assert_eq!((d.len(), d.features()), (1_060, clickstream::CONVERSION_INPUTS));
 }

@@ -17,11 +17,11 @@ use crate::DatasetArg;
 
 #[derive(clap::Args)]
 pub struct ScoreArgs {
-    /// A model.json written by `propensity audiobooks`, `shopping`, `retail train` or `cdnow churn`.
+    /// A model.json written by `propensity train`, `audiobooks`, `shopping`, `retail train` or `cdnow churn`.
     #[arg(long)]
     model: PathBuf,
     /// Customers to score: the training CSV's columns, target column optional.
-    #[arg(long)]
+    #[arg(long, visible_alias = "data")]
     input: PathBuf,
     /// Where to write the scores (replaced atomically at the end).
     #[arg(long)]
@@ -73,7 +73,7 @@ pub fn score(args: ScoreArgs) -> Result<()> {
 
 #[derive(clap::Args)]
 pub struct ExplainArgs {
-    /// A model.json written by `propensity audiobooks`, `shopping`, `retail train` or `cdnow churn`.
+    /// A model.json written by `propensity train`, `audiobooks`, `shopping`, `retail train` or `cdnow churn`.
     #[arg(long)]
     model: PathBuf,
     /// Labelled rows: a raw CSV of the model's dataset (the saved preprocessing is applied), or
@@ -96,7 +96,7 @@ pub fn explain(args: ExplainArgs) -> Result<()> {
     let data = if args.data.extension().is_some_and(|e| e == "npz") {
         propensity::Dataset::load_npz(&args.data)?
     } else {
-        saved.preprocessing.dataset_from_csv(&args.data)?
+        saved.dataset_from_csv(&args.data)?
     };
     let groups = saved.preprocessing.feature_groups();
     let m: Model = saved.model(&args.model)?;

@@ -6,6 +6,7 @@ mod cdnow;
 mod lifecycle;
 mod retail;
 mod shopping;
+mod train;
 
 use std::path::PathBuf;
 
@@ -42,6 +43,12 @@ enum Command {
     /// Automatic exploratory report of any CSV: types, missing values, duplicates, distributions,
     /// outliers, correlations, target associations, class balance; one self-contained HTML file.
     Eda(cdnow::EdaArgs),
+    /// Write an editable task file for predicting a column of any CSV: the inferred column types,
+    /// the feature steps, split, network and training settings, every default stated.
+    Init(train::InitArgs),
+    /// Train on any CSV (`--target COLUMN`, or `--config` a task file from `init`): the report
+    /// with baselines, plots and permutation importance, the model for `score` and `explain`.
+    Train(train::TrainArgs),
     /// Score a CSV of customers with a saved model: per-class probabilities and the predicted
     /// class, streamed in batches, written atomically.
     Score(lifecycle::ScoreArgs),
@@ -129,6 +136,8 @@ fn run() -> Result<()> {
         Command::Cdnow(command) => cdnow::run(command),
         Command::Clickstream(command) => cdnow::run_click(command),
         Command::Eda(args) => cdnow::eda(args),
+        Command::Init(args) => train::init(args),
+        Command::Train(args) => train::train(args),
         Command::Score(args) => lifecycle::score(args),
         Command::Explain(args) => lifecycle::explain(args),
         Command::Runs(args) => lifecycle::runs(args),

@@ -111,6 +111,43 @@ pub fn parse_timestamp(s: &str) -> Result<i64, String> {
     Ok(days_from_civil(y as i32, m as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + sec)
 }
 
+/// Parses a calendar date written `YYYY-MM-DD`, `YYYY/MM/DD` or `YYYYMMDD`, optionally followed
+/// by a time (`T` or a space, then anything), into days since 1970-01-01.
+///
+/// ```
+/// use propensity::calendar::{days_from_civil, parse_date};
+/// let d = days_from_civil(2024, 2, 29);
+/// assert_eq!(parse_date("2024-02-29"), Ok(d));
+/// assert_eq!(parse_date("2024/02/29"), Ok(d));
+/// assert_eq!(parse_date("20240229"), Ok(d));
+/// assert_eq!(parse_date("2024-02-29T13:45:00Z"), Ok(d));
+/// assert!(parse_date("2023-02-29").is_err());
+/// assert!(parse_date("29.02.2024").is_err());
+/// ```
+pub fn parse_date(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let day = s.split(['T', ' ']).next().unwrap_or("");
+    let b = day.as_bytes();
+    let compact = match b.len() {
+        8 => day.to_string(),
+        10 if (b[4] == b'-' && b[7] == b'-') || (b[4] == b'/' && b[7] == b'/') => {
+            format!("{}{}{}", &day[..4], &day[5..7], &day[8..])
+        }
+        _ => return Err(format!("expected a date YYYY-MM-DD, found {s:?}")),
+    };
+    parse_yyyymmdd(&compact).map_err(|_| format!("expected a date YYYY-MM-DD, found {s:?}"))
+}
+
+/// Formats days since 1970-01-01 as `YYYY-MM-DD`.
+///
+/// ```
+/// assert_eq!(propensity::calendar::format_date(0), "1970-01-01");
+/// ```
+pub fn format_date(days: i64) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

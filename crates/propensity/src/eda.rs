@@ -29,31 +29,7 @@ use crate::{Error, Result};
 /// type: numeric when every non-empty cell is a finite number, otherwise categorical (text). Empty
 /// cells are missing.
 pub fn infer_csv(path: impl AsRef<Path>) -> Result<Table> {
-    let path = path.as_ref();
-    let mut reader = csv::Reader::from_reader(crate::io::open_input(path)?);
-    let names: Vec<String> = reader
-        .headers()
-        .map_err(|e| Error::Format { file: path.into(), message: e.to_string() })?
-        .iter()
-        .map(|s| s.trim().to_string())
-        .collect();
-    let mut cells: Vec<Vec<String>> = vec![Vec::new(); names.len()];
-    for (i, rec) in reader.records().enumerate() {
-        let rec = rec.map_err(|e| Error::Row { file: path.into(), line: i as u64 + 2, message: e.to_string() })?;
-        if rec.len() != names.len() {
-            return Err(Error::Row {
-                file: path.into(),
-                line: i as u64 + 2,
-                message: format!("expected {} fields, found {}", names.len(), rec.len()),
-            });
-        }
-        for (j, f) in rec.iter().enumerate() {
-            cells[j].push(f.trim().to_string());
-        }
-    }
-    if cells.first().is_none_or(|c| c.is_empty()) {
-        return Err(Error::Format { file: path.into(), message: "no data rows".into() });
-    }
+    let (source, names, cells, lines) = crate::table::TextTable::read_csv(path)?.into_parts();
     let (mut numeric, mut categorical) = (vec![], vec![]);
     for (name, col) in names.into_iter().zip(cells) {
         let parsed: Vec<Option<Option<f64>>> = col
@@ -69,7 +45,7 @@ pub fn infer_csv(path: impl AsRef<Path>) -> Result<Table> {
             });
         }
     }
-    Table::new(path, numeric)?.with_categorical(categorical)
+    Ok(Table::new(source, numeric)?.with_categorical(categorical)?.with_lines(lines))
 }
 
 /// What a column holds, as inferred.

@@ -111,7 +111,7 @@ pub(crate) fn make_readable(file: &std::fs::File) -> std::io::Result<()> {
 /// propensity::io::open_input(&path).unwrap().read_to_string(&mut text).unwrap();
 /// assert_eq!(text, "x,y\n1,2\n");
 /// ```
-pub fn open_input(path: &Path) -> Result<Box<dyn std::io::Read>> {
+pub fn open_input(path: &Path) -> Result<Box<dyn std::io::Read + Send>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     Ok(if path.extension().is_some_and(|e| e == "gz") {
         Box::new(flate2::read::GzDecoder::new(file))

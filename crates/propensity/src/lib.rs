@@ -43,6 +43,7 @@ pub mod model;
 pub mod network;
 pub mod optim;
 pub mod paths;
+pub mod pipeline;
 pub mod plot;
 pub mod preprocess;
 pub mod quality;
@@ -55,6 +56,7 @@ pub mod score;
 pub mod shopping;
 pub mod synth;
 pub mod table;
+pub mod task;
 pub mod train;
 pub mod tree;
 

@@ -74,6 +74,27 @@ pub enum Preprocessing {
         /// Standardization of the inputs, fitted on the training rows.
         scaler: FittedScaler,
     },
+    /// Any table: the generic feature pipeline ([`crate::pipeline`]) a task trained
+    /// (`propensity train`, [`crate::task`]).
+    Pipeline {
+        /// The fitted steps.
+        pipeline: crate::pipeline::FittedPipeline,
+        /// The id column passed through to scores (`None`: the line number).
+        id: Option<String>,
+        /// The target column (optional when scoring).
+        target: String,
+        /// A regressor's standardized target (`None` for a classifier).
+        regression: Option<Standardized>,
+    },
+}
+
+/// The mean and standard deviation a regressor's target was standardized with.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Standardized {
+    /// Training mean.
+    pub mean: f64,
+    /// Training population standard deviation (positive).
+    pub sd: f64,
 }
 
 impl Preprocessing {
@@ -85,6 +106,7 @@ impl Preprocessing {
             Preprocessing::Retail { .. } => "retail",
             Preprocessing::Cdnow { .. } | Preprocessing::CdnowSpend { .. } => "cdnow",
             Preprocessing::Features { .. } => "features",
+            Preprocessing::Pipeline { .. } => "pipeline",
         }
     }
 
@@ -93,7 +115,10 @@ impl Preprocessing {
     pub fn regression(&self) -> Option<RegressionOutput> {
         match self {
             Preprocessing::CdnowSpend { target, mean, sd, .. } => {
-                Some(RegressionOutput { name: "spend", target: *target, mean: *mean, sd: *sd })
+                Some(RegressionOutput { name: "spend".into(), target: Some(*target), mean: *mean, sd: *sd })
+            }
+            Preprocessing::Pipeline { target, regression: Some(r), .. } => {
+                Some(RegressionOutput { name: target.clone(), target: None, mean: r.mean, sd: r.sd })
             }
             _ => None,
         }
@@ -105,7 +130,16 @@ impl Preprocessing {
     /// state is complete (one scale per mean, finite positive scales, the dataset's fixed
     /// columns), so that a hand-edited file is refused before any row is scored.
     pub fn width(&self) -> std::result::Result<usize, String> {
+        if let Preprocessing::Pipeline { pipeline, regression, .. } = self {
+            if let Some(r) = regression {
+                if !(r.mean.is_finite() && r.sd.is_finite() && r.sd > 0.0) {
+                    return Err(format!("the target scale needs a finite mean and a positive sd, found {r:?}"));
+                }
+            }
+            return pipeline.check();
+        }
         let scaler = match self {
+            Preprocessing::Pipeline { .. } => unreachable!("handled above"),
             Preprocessing::Audiobooks { scaler, .. }
             | Preprocessing::Shopping { scaler, .. }
             | Preprocessing::Retail { scaler }
@@ -150,6 +184,7 @@ impl Preprocessing {
             Preprocessing::Retail { .. } => crate::retail::features::INPUTS,
             Preprocessing::Cdnow { .. } | Preprocessing::CdnowSpend { .. } => crate::cdnow::FEATURES.len(),
             Preprocessing::Features { inputs, .. } => inputs.len(),
+            Preprocessing::Pipeline { .. } => unreachable!("handled above"),
         };
         if n != expected {
             return Err(format!("the {} scaler has {n} columns, expected {expected}", self.dataset()));
@@ -157,9 +192,9 @@ impl Preprocessing {
         Ok(n)
     }
 
-    /// Reads a labelled CSV of the dataset and applies the saved preprocessing: the model-ready
-    /// rows with their targets (for evaluation, importance and calibration on new data).
-    pub fn dataset_from_csv(&self, path: impl AsRef<Path>) -> Result<crate::Dataset> {
+    /// Reads a labelled CSV and applies the preprocessing (`classes` names the target's values,
+    /// see [`SavedModel::dataset_from_csv`]).
+    fn labelled(&self, path: impl AsRef<Path>, classes: &[String]) -> Result<crate::Dataset> {
         match self {
             Preprocessing::Audiobooks { fill, scaler } => {
                 let table = fill.transform(&crate::audiobooks::read_csv(path)?)?;
@@ -203,6 +238,26 @@ impl Preprocessing {
                 }
                 crate::Dataset::from_f64(&x, y)
             }
+            Preprocessing::Pipeline { regression: Some(_), .. } => Err(Error::Data(
+                "the model is a regressor; its test scores are in the report `propensity train` wrote".into(),
+            )),
+            Preprocessing::Pipeline { pipeline, target, regression: None, .. } => {
+                // rows without a target are left out, as in training
+                let table = crate::table::TextTable::read_csv(path)?;
+                let j = table.position(target)?;
+                let rows: Vec<usize> = (0..table.rows()).filter(|&i| !table.cell(i, j).is_empty()).collect();
+                let x = pipeline.transform_rows(&table, &rows)?;
+                let y = rows
+                    .iter()
+                    .map(|&i| {
+                        let c = table.cell(i, j);
+                        classes.iter().position(|k| k == c).ok_or_else(|| {
+                            table.cell_error(i, j, format!("expected one of the classes {classes:?}, found {c:?}"))
+                        })
+                    })
+                    .collect::<Result<Vec<usize>>>()?;
+                crate::Dataset::from_f64(&x, y)
+            }
         }
     }
 
@@ -232,17 +287,18 @@ impl Preprocessing {
             Preprocessing::Features { inputs, .. } => {
                 inputs.iter().enumerate().map(|(i, n)| (n.clone(), vec![i])).collect()
             }
+            Preprocessing::Pipeline { pipeline, .. } => pipeline.feature_groups(),
         }
     }
 }
 
 /// How a regressor's output becomes the predicted amount: `target.inverse(output · sd + mean)`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RegressionOutput {
     /// The amount's name (the scorer's column is `predicted_<name>`).
-    pub name: &'static str,
-    /// The training scale.
-    pub target: crate::cdnow::models::SpendTarget,
+    pub name: String,
+    /// The training scale of a spend target (`None`: the standardized value itself).
+    pub target: Option<crate::cdnow::models::SpendTarget>,
     /// Mean of the standardized target.
     pub mean: f64,
     /// Standard deviation of the standardized target.
@@ -252,7 +308,8 @@ pub struct RegressionOutput {
 impl RegressionOutput {
     /// The amount for one network output.
     pub fn amount(&self, output: f32) -> f64 {
-        self.target.inverse(f64::from(output) * self.sd + self.mean)
+        let v = f64::from(output) * self.sd + self.mean;
+        self.target.map_or(v, |t| t.inverse(v))
     }
 }
 
@@ -398,6 +455,13 @@ impl SavedModel {
             ));
         }
         Ok(())
+    }
+
+    /// Reads a labelled CSV of the model's data and applies the saved preprocessing: the
+    /// model-ready rows with their targets (for evaluation, importance and calibration on new
+    /// data). Regressors and the multi-label retail model are evaluated by their own reports.
+    pub fn dataset_from_csv(&self, path: impl AsRef<Path>) -> Result<crate::Dataset> {
+        self.preprocessing.labelled(path, &self.classes)
     }
 
     /// The network with its weights (`path` names the file in errors).

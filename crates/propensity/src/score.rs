@@ -39,7 +39,7 @@ pub struct ScoreSummary {
     pub rows_skipped: u64,
     /// The first 100 bad rows: line number and what was wrong.
     pub bad_lines: Vec<(u64, String)>,
-    /// Bytes of input read.
+    /// Bytes of input read (after decompression for a `.gz` file).
     pub bytes_read: u64,
     /// Wall time.
     pub seconds: f64,
@@ -47,11 +47,44 @@ pub struct ScoreSummary {
 
 /// Turns one raw CSV record into model inputs (already scaled).
 enum RowEncoder {
-    Audiobooks { review_fill: f64, mean: Vec<f64>, scale: Vec<f64> },
-    Shopping { levels: Vec<Vec<String>>, mean: Vec<f64>, scale: Vec<f64> },
-    Retail { mean: Vec<f64>, scale: Vec<f64> },
-    Cdnow { log1p: bool, mean: Vec<f64>, scale: Vec<f64> },
-    Features { columns: Vec<String>, mean: Vec<f64>, scale: Vec<f64> },
+    Audiobooks {
+        review_fill: f64,
+        mean: Vec<f64>,
+        scale: Vec<f64>,
+    },
+    Shopping {
+        levels: Vec<Vec<String>>,
+        mean: Vec<f64>,
+        scale: Vec<f64>,
+    },
+    Retail {
+        mean: Vec<f64>,
+        scale: Vec<f64>,
+    },
+    Cdnow {
+        log1p: bool,
+        mean: Vec<f64>,
+        scale: Vec<f64>,
+    },
+    Features {
+        columns: Vec<String>,
+        mean: Vec<f64>,
+        scale: Vec<f64>,
+    },
+    /// The generic pipeline reads columns by name: the file's header row binds them.
+    Pipeline {
+        pipeline: crate::pipeline::FittedPipeline,
+        id: Option<String>,
+        bound: Option<Bound>,
+        scratch: Vec<f64>,
+    },
+}
+
+/// Where the pipeline's columns are in the file being scored.
+struct Bound {
+    positions: Vec<usize>,
+    id: Option<usize>,
+    fields: usize,
 }
 
 impl RowEncoder {
@@ -75,6 +108,9 @@ impl RowEncoder {
                 mean: scaler.mean.clone(),
                 scale: scaler.scale.clone(),
             },
+            Preprocessing::Pipeline { pipeline, id, .. } => {
+                RowEncoder::Pipeline { pipeline: pipeline.clone(), id: id.clone(), bound: None, scratch: vec![] }
+            }
             Preprocessing::Cdnow { transform } | Preprocessing::CdnowSpend { transform, .. } => RowEncoder::Cdnow {
                 log1p: transform.log1p,
                 mean: transform.scaler.mean.clone(),
@@ -91,7 +127,27 @@ impl RowEncoder {
             | RowEncoder::Retail { mean, .. }
             | RowEncoder::Cdnow { mean, .. }
             | RowEncoder::Features { mean, .. } => mean.len(),
+            RowEncoder::Pipeline { pipeline, .. } => pipeline.width(),
         }
+    }
+
+    /// For the generic pipeline: binds its columns to the positions in the file's `header`
+    /// (the first record); `Ok(false)` for encoders with a fixed column order.
+    fn bind(&mut self, header: &csv::StringRecord) -> std::result::Result<bool, String> {
+        let RowEncoder::Pipeline { pipeline, id, bound, .. } = self else { return Ok(false) };
+        let names: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
+        let positions = pipeline.positions(&names)?;
+        let id = match id {
+            Some(c) => Some(
+                names
+                    .iter()
+                    .position(|n| n == c)
+                    .ok_or_else(|| format!("the model's id column `{c}` is not in the header {names:?}"))?,
+            ),
+            None => None,
+        };
+        *bound = Some(Bound { positions, id, fields: names.len() });
+        Ok(true)
     }
 
     /// Column names of the raw file, target last.
@@ -108,6 +164,7 @@ impl RowEncoder {
                 .collect(),
             RowEncoder::Cdnow { .. } => crate::cdnow::Customers::csv_header().iter().map(|s| s.to_string()).collect(),
             RowEncoder::Features { columns, .. } => columns.clone(),
+            RowEncoder::Pipeline { pipeline, .. } => pipeline.features.iter().map(|f| f.column().to_string()).collect(),
         }
     }
 
@@ -123,12 +180,22 @@ impl RowEncoder {
     /// Row id (the ID column, or the line number) and the encoded inputs appended to `out`.
     /// Encodes one record into `out`; `names` is [`columns`](Self::columns), computed once.
     fn encode(
-        &self,
+        &mut self,
         rec: &csv::StringRecord,
         names: &[String],
         line: u64,
         out: &mut Vec<f32>,
     ) -> std::result::Result<String, String> {
+        if let RowEncoder::Pipeline { pipeline, bound, scratch, .. } = self {
+            let b = bound.as_ref().expect("the header binds the columns first");
+            if rec.len() != b.fields {
+                return Err(format!("expected {} fields (as the header), found {}", b.fields, rec.len()));
+            }
+            scratch.clear();
+            pipeline.encode_row(&b.positions, |p| rec.get(p).unwrap_or("").trim(), scratch)?;
+            out.extend(scratch.iter().map(|&v| v as f32));
+            return Ok(b.id.map_or_else(|| line.to_string(), |p| rec.get(p).unwrap_or("").trim().to_string()));
+        }
         let (n, t) = (names.len(), self.target_columns());
         if rec.len() != n && rec.len() != n - t {
             let optional = if t == 1 { "target optional" } else { "targets optional" };
@@ -185,6 +252,7 @@ impl RowEncoder {
                 }
                 Ok(rec.get(0).unwrap_or("").trim().to_string())
             }
+            RowEncoder::Pipeline { .. } => unreachable!("encoded above"),
             RowEncoder::Cdnow { log1p, mean, scale } => {
                 for j in 0..mean.len() {
                     let v = num(1 + j)?;
@@ -232,9 +300,9 @@ pub fn score_csv(
     let started = Instant::now();
     let saved = SavedModel::read(model_path)?;
     let model: Model = saved.model(model_path)?;
-    let encoder = RowEncoder::new(&saved.preprocessing);
+    let mut encoder = RowEncoder::new(&saved.preprocessing);
     let names = encoder.columns();
-    let file = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
+    let file = crate::io::open_input(input)?; // plain or gzip
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -243,10 +311,15 @@ pub fn score_csv(
     let tmp = crate::io::temp_beside(output)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
     let regression = saved.preprocessing.regression();
+    // the generic pipeline keeps its id column's name; the seed datasets' ids are `id`
+    let id = match &saved.preprocessing {
+        Preprocessing::Pipeline { id: Some(c), .. } => c.as_str(),
+        _ => "id",
+    };
     let header = match &regression {
-        Some(r) => format!("id,predicted_{}", r.name),
+        Some(r) => format!("{id},predicted_{}", r.name),
         None => {
-            format!("id,{},predicted", saved.classes.iter().map(|c| format!("p_{c}")).collect::<Vec<_>>().join(","))
+            format!("{id},{},predicted", saved.classes.iter().map(|c| format!("p_{c}")).collect::<Vec<_>>().join(","))
         }
     };
     writeln!(out, "{header}").map_err(|e| Error::io(output, e))?;
@@ -258,7 +331,7 @@ pub fn score_csv(
     let (rows_scored, read) = std::thread::scope(|scope| -> Result<(u64, ReadStats)> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
         let reader =
-            scope.spawn(move || read_batches(&mut rdr, &encoder, &names, input, batch_rows, options.skip_bad, tx));
+            scope.spawn(move || read_batches(&mut rdr, &mut encoder, &names, input, batch_rows, options.skip_bad, tx));
         let mut rows_scored = 0u64;
         let mut line_buf = String::new();
         let mut write_result = Ok(());
@@ -339,7 +412,7 @@ struct ReadStats {
 
 fn read_batches<R: std::io::Read>(
     rdr: &mut csv::Reader<R>,
-    encoder: &RowEncoder,
+    encoder: &mut RowEncoder,
     names: &[String],
     input: &Path,
     batch_rows: usize,
@@ -358,7 +431,12 @@ fn read_batches<R: std::io::Read>(
         })?;
         if more {
             let line = record.position().map_or(0, |p| p.line());
-            let header = first && record.iter().zip(names).all(|(f, n)| f.trim() == n.trim());
+            let header = first
+                && (encoder.bind(&record).map_err(|message| Error::Row {
+                    file: input.to_path_buf(),
+                    line,
+                    message,
+                })? || record.iter().zip(names).all(|(f, n)| f.trim() == n.trim()));
             first = false;
             if !header {
                 match encoder.encode(&record, names, line, &mut xs) {

@@ -150,6 +150,13 @@ impl Table {
         Ok(self)
     }
 
+    /// The same table with each row's source line set (rows are numbered from 1 otherwise).
+    pub(crate) fn with_lines(mut self, lines: Vec<u64>) -> Table {
+        assert_eq!(lines.len(), self.rows(), "one line per row");
+        self.lines = lines;
+        self
+    }
+
     /// Reads and validates a CSV file against `schema`.
     ///
     /// Errors name the file, the line and the column: a wrong column count, a header that does
@@ -461,6 +468,133 @@ impl Table {
             column: column.to_string(),
             message: message.into(),
         }
+    }
+}
+
+/// Any CSV with a header row, every cell kept as trimmed text: the input of the generic feature
+/// pipeline ([`crate::pipeline`]), which decides per column how to read it. Rows remember their
+/// line numbers for error messages.
+///
+/// ```
+/// use propensity::table::TextTable;
+/// let dir = tempfile::tempdir().unwrap();
+/// let p = dir.path().join("t.csv");
+/// std::fs::write(&p, "id,plan\n1, gold\n2,\n").unwrap();
+/// let t = TextTable::read_csv(&p).unwrap();
+/// assert_eq!((t.rows(), t.cell(0, 1), t.cell(1, 1)), (2, "gold", ""));
+/// assert!(TextTable::read_csv(dir.path().join("missing.csv")).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextTable {
+    source: PathBuf,
+    names: Vec<String>,
+    /// Column-major cells.
+    cells: Vec<Vec<String>>,
+    lines: Vec<u64>,
+}
+
+impl TextTable {
+    /// Reads a CSV (gzipped when the name ends in `.gz`) whose first row names the columns. A
+    /// row with another number of fields, a repeated or empty column name, or a file without data
+    /// rows is an error naming the file and line.
+    pub fn read_csv(path: impl AsRef<Path>) -> Result<TextTable> {
+        let path = path.as_ref();
+        let mut reader = csv::Reader::from_reader(crate::io::open_input(path)?);
+        // an unnamed column (a saved pandas index) is called `Unnamed: j`, as pandas reads it
+        let names: Vec<String> = reader
+            .headers()
+            .map_err(|e| Error::Format { file: path.into(), message: e.to_string() })?
+            .iter()
+            .enumerate()
+            .map(|(j, s)| if s.trim().is_empty() { format!("Unnamed: {j}") } else { s.trim().to_string() })
+            .collect();
+        for (j, n) in names.iter().enumerate() {
+            if names[..j].contains(n) {
+                return Err(Error::Row { file: path.into(), line: 1, message: format!("column `{n}` appears twice") });
+            }
+        }
+        let mut cells: Vec<Vec<String>> = vec![Vec::new(); names.len()];
+        let mut lines = Vec::new();
+        let mut record = csv::StringRecord::new();
+        loop {
+            let more = reader.read_record(&mut record).map_err(|e| Error::Row {
+                file: path.into(),
+                line: e.position().map_or(0, |p| p.line()),
+                message: e.to_string(),
+            })?;
+            if !more {
+                break;
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            if record.len() != names.len() {
+                return Err(Error::Row {
+                    file: path.into(),
+                    line,
+                    message: format!("expected {} fields, found {}", names.len(), record.len()),
+                });
+            }
+            for (j, f) in record.iter().enumerate() {
+                cells[j].push(f.trim().to_string());
+            }
+            lines.push(line);
+        }
+        if lines.is_empty() {
+            return Err(Error::Format { file: path.into(), message: "no data rows".into() });
+        }
+        Ok(TextTable { source: path.into(), names, cells, lines })
+    }
+
+    /// The file the table came from.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// Column names, file order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Number of data rows.
+    pub fn rows(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// The position of column `name`, or an error listing the columns the file has.
+    pub fn position(&self, name: &str) -> Result<usize> {
+        self.names.iter().position(|n| n == name).ok_or_else(|| Error::Format {
+            file: self.source.clone(),
+            message: format!("no column `{name}`; columns are {:?}", self.names),
+        })
+    }
+
+    /// The cells of column `j`, one per row (empty text for an empty cell).
+    pub fn column(&self, j: usize) -> &[String] {
+        &self.cells[j]
+    }
+
+    /// The cell at `row`, column `j`.
+    pub fn cell(&self, row: usize, j: usize) -> &str {
+        &self.cells[j][row]
+    }
+
+    /// The line each row came from.
+    pub fn lines(&self) -> &[u64] {
+        &self.lines
+    }
+
+    /// An error about the cell at `row` (0-based) of column `j`, naming file, line and column.
+    pub fn cell_error(&self, row: usize, j: usize, message: impl Into<String>) -> Error {
+        Error::Cell {
+            file: self.source.clone(),
+            line: self.lines[row],
+            column: self.names[j].clone(),
+            message: message.into(),
+        }
+    }
+
+    /// Splits into its parts: source, names, column-major cells, lines.
+    pub(crate) fn into_parts(self) -> (PathBuf, Vec<String>, Vec<Vec<String>>, Vec<u64>) {
+        (self.source, self.names, self.cells, self.lines)
     }
 }
 

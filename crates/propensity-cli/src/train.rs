@@ -1,0 +1,166 @@
+//! `propensity init` and `propensity train`: any CSV, no dataset-specific code.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
+use propensity::runs::{append_record, Interval, RunRecord};
+use propensity::task::{Task, TaskKind};
+
+use crate::RecordArgs;
+
+/// The kind of task, as a flag.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    /// Two classes.
+    Binary,
+    /// Three or more classes.
+    Multiclass,
+    /// A number.
+    Regression,
+}
+
+impl From<KindArg> for TaskKind {
+    fn from(k: KindArg) -> TaskKind {
+        match k {
+            KindArg::Binary => TaskKind::Binary,
+            KindArg::Multiclass => TaskKind::Multiclass,
+            KindArg::Regression => TaskKind::Regression,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct InitArgs {
+    /// The CSV (gzipped when it ends in .gz) with a header row.
+    #[arg(long)]
+    data: PathBuf,
+    /// The column to predict.
+    #[arg(long)]
+    target: String,
+    /// Where to write the editable task file (JSON).
+    #[arg(long, default_value = "task.json")]
+    output: PathBuf,
+}
+
+/// Infers the task and writes it, printing what was chosen for each column.
+pub fn init(args: InitArgs) -> Result<()> {
+    let task = Task::infer(&args.data, &args.target)?;
+    task.save(&args.output)?;
+    println!(
+        "{}: predict `{}` ({}{}); id column: {}",
+        args.data.display(),
+        task.target.column,
+        serde_json::to_value(task.target.kind)?.as_str().unwrap_or_default(),
+        task.target.positive.as_ref().map_or(String::new(), |p| format!(", positive class {p:?}")),
+        task.id.as_deref().unwrap_or("none (scores use line numbers)")
+    );
+    for f in &task.pipeline.features {
+        println!("  input   {}", serde_json::to_string(f)?);
+    }
+    for i in &task.ignored {
+        println!("  ignored {}: {}", i.column, i.reason);
+    }
+    println!(
+        "wrote {}; edit it, then: propensity train --data {} --config {}",
+        args.output.display(),
+        args.data.display(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// The CSV to train on.
+    #[arg(long)]
+    data: PathBuf,
+    /// The column to predict (the task is inferred as `propensity init` does).
+    #[arg(long)]
+    target: Option<String>,
+    /// A task file written by `propensity init` (and perhaps edited).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override the inferred kind of task.
+    #[arg(long, value_enum)]
+    task: Option<KindArg>,
+    /// Seed of the split, the weights and the batch order [default: the task file's, 1].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Train N seeds (seed, seed+1, …) and report the spread of the headline score; the first
+    /// seed's model and report are written.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+    /// Output folder: model.json, report.html, report.json, task.json.
+    #[arg(long, default_value = "out/train")]
+    out: PathBuf,
+    #[command(flatten)]
+    record: RecordArgs,
+}
+
+pub fn train(args: TrainArgs) -> Result<()> {
+    if args.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    let mut task = propensity::task::resolve(args.config.as_deref(), &args.data, args.target.as_deref())?;
+    if let Some(k) = args.task {
+        task.target.kind = k.into();
+        if task.target.kind == TaskKind::Regression {
+            task.split.by = propensity::task::SplitBy::Random;
+            task.target.positive = None;
+        }
+    }
+    if let Some(s) = args.seed {
+        task.training.seed = s;
+    }
+    task.check()?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let measure = match task.target.kind {
+        TaskKind::Binary => "ROC AUC",
+        TaskKind::Multiclass => "accuracy",
+        TaskKind::Regression => "RMSE",
+    };
+    let record_file = args.record.file()?;
+    let data_hash = propensity::saved::sha256_file(&args.data)?;
+    let first_seed = task.training.seed;
+    let mut headline = vec![];
+    for k in 0..args.runs {
+        let seed = first_seed + k as u64;
+        let run_task =
+            Task { training: propensity::train::TrainConfig { seed, ..task.training.clone() }, ..task.clone() };
+        let run = run_task.fit(&args.data)?;
+        let r = &run.report;
+        let out = |f: &str| args.out.join(f);
+        // the files first: a reader that stops early (`| head`) ends the printing, not the run
+        if k == 0 {
+            run.saved.save(out("model.json"))?;
+            r.save_html(out("report.html"))?;
+            propensity::io::write_bytes_atomic(&out("report.json"), serde_json::to_string_pretty(r)?.as_bytes())?;
+            run_task.save(out("task.json"))?;
+        }
+        if let (Some(file), Some(test)) = (&record_file, r.evaluation) {
+            let metrics = serde_json::to_value(&r.models)?;
+            append_record(file, &RunRecord::new("train", &data_hash, &args.record.label, &r.history, test, metrics))?;
+        }
+        println!(
+            "seed {seed}: {} epochs in {:.2} s; test {measure} {:.4}",
+            r.history.epochs_run(),
+            r.history.seconds,
+            r.headline()
+        );
+        headline.push(r.headline());
+        if k == 0 {
+            println!("\n{r}\n");
+            println!(
+                "wrote model.json, report.html, report.json and task.json to {}; score new rows with\n  \
+                 propensity score --model {} --data NEW.csv --output scores.csv",
+                args.out.display(),
+                out("model.json").display()
+            );
+        }
+    }
+    if let Some(i) = Interval::of(&headline).filter(|_| args.runs > 1) {
+        println!("{} seeds from {first_seed}: test {measure} {i}", args.runs);
+    }
+    Ok(())
+}

@@ -1,0 +1,685 @@
+//! A feature pipeline that knows no dataset: a serde list of per-column steps (numeric with a
+//! fill and optional `log1p`, one-hot categorical with remembered levels, Yes/No booleans, dates
+//! as an age) followed by standardization. [`Pipeline::fit`] learns the state from the training
+//! rows of a [`TextTable`]; the [`FittedPipeline`] turns text cells into model inputs with one
+//! cell encoder, used both for a whole table (training, evaluation) and for streamed rows
+//! (`propensity score`), so the two can never disagree.
+//!
+//! ```
+//! use propensity::pipeline::{Feature, Fill, Pipeline, Unseen};
+//! use propensity::table::TextTable;
+//! let dir = tempfile::tempdir().unwrap();
+//! let p = dir.path().join("t.csv");
+//! std::fs::write(&p, "age,plan,member,since\n30,gold,Yes,2024-01-01\n,basic,No,2024-01-31\n50,gold,yes,\n").unwrap();
+//! let table = TextTable::read_csv(&p).unwrap();
+//! let pipeline = Pipeline {
+//!     features: vec![
+//!         Feature::Numeric { column: "age".into(), fill: Fill::Median, log1p: false },
+//!         Feature::Categorical { column: "plan".into(), unseen: Unseen::Error },
+//!         Feature::Boolean { column: "member".into(), fill: Fill::Error },
+//!         Feature::Date { column: "since".into(), reference: Some("2024-02-01".into()), weeks: false, fill: Fill::Median },
+//!     ],
+//!     standardize: false,
+//! };
+//! let fitted = pipeline.fit(&table, &[0, 1, 2]).unwrap();
+//! assert_eq!(fitted.feature_names(), ["age", "plan=basic", "plan=gold", "member", "since"]);
+//! let x = fitted.transform(&table).unwrap();
+//! assert_eq!(x.row(1).to_vec(), [40.0, 1.0, 0.0, 0.0, 1.0]); // median age, 1 day before the reference
+//! assert_eq!(x.row(2).to_vec(), [50.0, 0.0, 1.0, 1.0, 16.0]); // median age in days of the known dates
+//! ```
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{format_date, parse_date};
+use crate::preprocess::{FittedScaler, StandardScaler};
+use crate::table::TextTable;
+use crate::{Error, Result};
+
+/// What an empty cell becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Fill {
+    /// The training mean.
+    Mean,
+    /// The training median (the default: robust to the long tails of spend and counts).
+    #[default]
+    Median,
+    /// The most frequent training value (smallest on ties).
+    MostFrequent,
+    /// A given number.
+    Constant(f64),
+    /// An empty cell is an error.
+    Error,
+}
+
+/// What a categorical level not seen in training becomes when scoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Unseen {
+    /// An error naming the level and the known ones.
+    #[default]
+    Error,
+    /// An extra `(other)` input column, which is 1 for every unseen level.
+    Other,
+}
+
+/// One column's step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Feature {
+    /// A number; `log1p` applies `ln(1 + x)` (for counts and amounts; needs x > −1).
+    Numeric {
+        /// Column name.
+        column: String,
+        /// Empty cells.
+        #[serde(default)]
+        fill: Fill,
+        /// Apply `ln(1 + x)` after filling.
+        #[serde(default)]
+        log1p: bool,
+    },
+    /// Text levels, one-hot encoded (levels sorted; an empty cell is the level `""`).
+    Categorical {
+        /// Column name.
+        column: String,
+        /// Levels not seen in training.
+        #[serde(default)]
+        unseen: Unseen,
+    },
+    /// `yes/no`, `true/false`, `y/n`, `t/f`, `1/0` (any case) as 1/0.
+    Boolean {
+        /// Column name.
+        column: String,
+        /// Empty cells (the mean is the share of 1s).
+        #[serde(default)]
+        fill: Fill,
+    },
+    /// A date (`YYYY-MM-DD`, `YYYY/MM/DD`, `YYYYMMDD`, optionally with a time) as its age in days
+    /// (or weeks) at `reference`; without a reference, the latest training date.
+    Date {
+        /// Column name.
+        column: String,
+        /// `YYYY-MM-DD`; `None` takes the latest date in the training rows.
+        #[serde(default)]
+        reference: Option<String>,
+        /// Age in weeks instead of days.
+        #[serde(default)]
+        weeks: bool,
+        /// Empty cells (in age units).
+        #[serde(default)]
+        fill: Fill,
+    },
+}
+
+impl Feature {
+    /// The column the step reads.
+    pub fn column(&self) -> &str {
+        match self {
+            Feature::Numeric { column, .. }
+            | Feature::Categorical { column, .. }
+            | Feature::Boolean { column, .. }
+            | Feature::Date { column, .. } => column,
+        }
+    }
+}
+
+/// The steps, in input order, and whether the encoded inputs are standardized.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// One step per input column.
+    pub features: Vec<Feature>,
+    /// Standardize every encoded input (one-hot columns included) with the training mean and
+    /// population standard deviation, as the seed pipelines do.
+    #[serde(default = "yes")]
+    pub standardize: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One step with its learned state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FittedFeature {
+    /// See [`Feature::Numeric`]; `fill: None` makes an empty cell an error.
+    Numeric {
+        /// Column name.
+        column: String,
+        /// The value of an empty cell (before `log1p`).
+        fill: Option<f64>,
+        /// Apply `ln(1 + x)`.
+        log1p: bool,
+    },
+    /// See [`Feature::Categorical`].
+    Categorical {
+        /// Column name.
+        column: String,
+        /// The training levels, sorted: one input each.
+        levels: Vec<String>,
+        /// An `(other)` input for unseen levels.
+        other: bool,
+    },
+    /// See [`Feature::Boolean`].
+    Boolean {
+        /// Column name.
+        column: String,
+        /// The value of an empty cell.
+        fill: Option<f64>,
+    },
+    /// See [`Feature::Date`].
+    Date {
+        /// Column name.
+        column: String,
+        /// The reference date, `YYYY-MM-DD`.
+        reference: String,
+        /// Age in weeks instead of days.
+        weeks: bool,
+        /// The age of an empty cell.
+        fill: Option<f64>,
+    },
+}
+
+/// A fitted [`Pipeline`]: what a saved model carries to score raw rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FittedPipeline {
+    /// The steps with their state.
+    pub features: Vec<FittedFeature>,
+    /// The standardization of the encoded inputs (`None`: inputs are used as encoded).
+    pub scaler: Option<FittedScaler>,
+}
+
+const BOOL_TRUE: [&str; 5] = ["yes", "true", "y", "t", "1"];
+const BOOL_FALSE: [&str; 5] = ["no", "false", "n", "f", "0"];
+
+/// Reads a yes/no cell (any case); `None` if it is not one.
+pub fn parse_bool(cell: &str) -> Option<bool> {
+    let c = cell.trim().to_ascii_lowercase();
+    if BOOL_TRUE.contains(&c.as_str()) {
+        Some(true)
+    } else if BOOL_FALSE.contains(&c.as_str()) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn parse_number(cell: &str) -> std::result::Result<f64, String> {
+    match cell.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(format!("expected a finite number, found {cell:?}")),
+    }
+}
+
+/// The fill value of `fill` over the present values `v` (`None` for [`Fill::Error`]).
+fn fill_value(fill: Fill, v: &mut [f64]) -> std::result::Result<Option<f64>, String> {
+    if v.is_empty() && !matches!(fill, Fill::Constant(_) | Fill::Error) {
+        return Err("has no values in the training rows".into());
+    }
+    v.sort_by(f64::total_cmp);
+    Ok(match fill {
+        Fill::Mean => Some(v.iter().sum::<f64>() / v.len() as f64),
+        Fill::Median => {
+            let n = v.len();
+            Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+        }
+        Fill::MostFrequent => {
+            let (mut best, mut best_n, mut i) = (v[0], 0, 0);
+            while i < v.len() {
+                let j = v[i..].iter().position(|x| *x != v[i]).map_or(v.len(), |k| i + k);
+                if j - i > best_n {
+                    (best, best_n) = (v[i], j - i);
+                }
+                i = j;
+            }
+            Some(best)
+        }
+        Fill::Constant(c) if c.is_finite() => Some(c),
+        Fill::Constant(c) => return Err(format!("fill constant {c} is not a finite number")),
+        Fill::Error => None,
+    })
+}
+
+impl Pipeline {
+    /// Learns each step's state from `rows` of `table` (the training rows: levels, fill values,
+    /// reference dates and the scaler never see validation or test rows). A cell a step cannot
+    /// read is an error naming file, line and column.
+    pub fn fit(&self, table: &TextTable, rows: &[usize]) -> Result<FittedPipeline> {
+        if self.features.is_empty() {
+            return Err(Error::Config { field: "features", message: "lists no input columns".into() });
+        }
+        if rows.is_empty() {
+            return Err(Error::Data("the pipeline is fitted on zero rows".into()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut features = Vec::with_capacity(self.features.len());
+        for f in &self.features {
+            if !seen.insert(f.column()) {
+                return Err(Error::Config {
+                    field: "features",
+                    message: format!("column `{}` has two steps", f.column()),
+                });
+            }
+            let j = table.position(f.column())?;
+            let at = |i: usize, m: String| table.cell_error(i, j, m);
+            let fail = |m: String| Error::Format {
+                file: table.source().to_path_buf(),
+                message: format!("column `{}` {m}", f.column()),
+            };
+            // the present cells of the training rows, read by `read`
+            let present = |read: &dyn Fn(&str) -> std::result::Result<f64, String>| -> Result<Vec<f64>> {
+                rows.iter()
+                    .filter(|&&i| !table.cell(i, j).is_empty())
+                    .map(|&i| read(table.cell(i, j)).map_err(|m| at(i, m)))
+                    .collect()
+            };
+            features.push(match f {
+                Feature::Numeric { column, fill, log1p } => {
+                    let mut v = present(&parse_number)?;
+                    if *log1p {
+                        if let Some(&i) =
+                            rows.iter().find(|&&i| parse_number(table.cell(i, j)).is_ok_and(|x| x <= -1.0))
+                        {
+                            return Err(at(i, "log1p needs numbers above -1".into()));
+                        }
+                    }
+                    FittedFeature::Numeric {
+                        column: column.clone(),
+                        fill: fill_value(*fill, &mut v).map_err(fail)?,
+                        log1p: *log1p,
+                    }
+                }
+                Feature::Categorical { column, unseen } => {
+                    let levels: std::collections::BTreeSet<&str> = rows.iter().map(|&i| table.cell(i, j)).collect();
+                    FittedFeature::Categorical {
+                        column: column.clone(),
+                        levels: levels.into_iter().map(str::to_string).collect(),
+                        other: *unseen == Unseen::Other,
+                    }
+                }
+                Feature::Boolean { column, fill } => {
+                    let read = |c: &str| {
+                        parse_bool(c)
+                            .map(|b| f64::from(u8::from(b)))
+                            .ok_or_else(|| format!("expected yes/no, true/false or 1/0, found {c:?}"))
+                    };
+                    let mut v = present(&read)?;
+                    FittedFeature::Boolean { column: column.clone(), fill: fill_value(*fill, &mut v).map_err(fail)? }
+                }
+                Feature::Date { column, reference, weeks, fill } => {
+                    let days = present(&|c: &str| parse_date(c).map(|d| d as f64))?;
+                    let reference = match reference {
+                        Some(r) => {
+                            format_date(parse_date(r).map_err(|m| Error::Config { field: "reference", message: m })?)
+                        }
+                        None => format_date(days.iter().fold(f64::MIN, |a, &b| a.max(b)) as i64),
+                    };
+                    let r = parse_date(&reference).expect("formatted date") as f64;
+                    let unit = if *weeks { 7.0 } else { 1.0 };
+                    let mut ages: Vec<f64> = days.iter().map(|d| (r - d) / unit).collect();
+                    if ages.is_empty() && !matches!(fill, Fill::Constant(_) | Fill::Error) {
+                        return Err(fail("has no dates in the training rows".into()));
+                    }
+                    FittedFeature::Date {
+                        column: column.clone(),
+                        reference,
+                        weeks: *weeks,
+                        fill: fill_value(*fill, &mut ages).map_err(fail)?,
+                    }
+                }
+            });
+        }
+        let mut fitted = FittedPipeline { features, scaler: None };
+        if self.standardize {
+            let x = fitted.encode_rows(table, rows)?;
+            fitted.scaler = Some(StandardScaler::fit(&x)?);
+        }
+        Ok(fitted)
+    }
+}
+
+impl FittedFeature {
+    /// The column the step reads.
+    pub fn column(&self) -> &str {
+        match self {
+            FittedFeature::Numeric { column, .. }
+            | FittedFeature::Categorical { column, .. }
+            | FittedFeature::Boolean { column, .. }
+            | FittedFeature::Date { column, .. } => column,
+        }
+    }
+
+    /// Input columns the step produces.
+    pub fn width(&self) -> usize {
+        match self {
+            FittedFeature::Categorical { levels, other, .. } => levels.len() + usize::from(*other),
+            _ => 1,
+        }
+    }
+
+    /// Names of its input columns (`plan=gold` for a level, `plan=(missing)` for the empty one).
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            FittedFeature::Categorical { column, levels, other } => levels
+                .iter()
+                .map(|l| format!("{column}={}", if l.is_empty() { "(missing)" } else { l }))
+                .chain(other.then(|| format!("{column}=(other)")))
+                .collect(),
+            _ => vec![self.column().to_string()],
+        }
+    }
+
+    /// Encodes one cell, appending [`width`](Self::width) values to `out`; on error nothing is
+    /// appended and the message says what was expected.
+    pub fn encode(&self, cell: &str, out: &mut Vec<f64>) -> std::result::Result<(), String> {
+        let missing =
+            |fill: &Option<f64>| fill.ok_or_else(|| "missing value (the model has no fill for it)".to_string());
+        match self {
+            FittedFeature::Numeric { fill, log1p, .. } => {
+                let v = if cell.is_empty() { missing(fill)? } else { parse_number(cell)? };
+                if *log1p && v <= -1.0 {
+                    return Err(format!("log1p needs a number above -1, found {v}"));
+                }
+                out.push(if *log1p { v.ln_1p() } else { v });
+            }
+            FittedFeature::Categorical { levels, other, .. } => {
+                let hit = levels.binary_search_by(|l| l.as_str().cmp(cell)).ok();
+                if hit.is_none() && !other {
+                    return Err(format!("unseen category {cell:?}; known levels are {levels:?}"));
+                }
+                out.extend((0..levels.len()).map(|i| if Some(i) == hit { 1.0 } else { 0.0 }));
+                if *other {
+                    out.push(if hit.is_none() { 1.0 } else { 0.0 });
+                }
+            }
+            FittedFeature::Boolean { fill, .. } => out.push(if cell.is_empty() {
+                missing(fill)?
+            } else {
+                f64::from(u8::from(
+                    parse_bool(cell).ok_or_else(|| format!("expected yes/no, true/false or 1/0, found {cell:?}"))?,
+                ))
+            }),
+            FittedFeature::Date { reference, weeks, fill, .. } => {
+                let age = if cell.is_empty() {
+                    missing(fill)?
+                } else {
+                    let r = parse_date(reference)?;
+                    (r - parse_date(cell)?) as f64 / if *weeks { 7.0 } else { 1.0 }
+                };
+                out.push(age);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks state a user may have edited: levels sorted and distinct, finite fills, a valid
+    /// reference date.
+    fn check(&self) -> std::result::Result<(), String> {
+        let col = self.column();
+        let finite = |f: &Option<f64>| match f {
+            Some(v) if !v.is_finite() => Err(format!("the fill of `{col}` is not a finite number")),
+            _ => Ok(()),
+        };
+        match self {
+            FittedFeature::Numeric { fill, .. } | FittedFeature::Boolean { fill, .. } => finite(fill),
+            FittedFeature::Categorical { levels, other, .. } => {
+                if levels.is_empty() && !other {
+                    return Err(format!("`{col}` has no levels"));
+                }
+                if levels.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(format!("the levels of `{col}` must be sorted and distinct, found {levels:?}"));
+                }
+                Ok(())
+            }
+            FittedFeature::Date { reference, fill, .. } => {
+                parse_date(reference).map_err(|m| format!("the reference date of `{col}`: {m}"))?;
+                finite(fill)
+            }
+        }
+    }
+}
+
+impl FittedPipeline {
+    /// Model inputs per row.
+    pub fn width(&self) -> usize {
+        self.features.iter().map(FittedFeature::width).sum()
+    }
+
+    /// Input column names, model order.
+    pub fn feature_names(&self) -> Vec<String> {
+        self.features.iter().flat_map(FittedFeature::names).collect()
+    }
+
+    /// Each step's column with its input columns (a categorical's levels form one group), for
+    /// permutation importance.
+    pub fn feature_groups(&self) -> Vec<(String, Vec<usize>)> {
+        let mut k = 0;
+        self.features
+            .iter()
+            .map(|f| {
+                let g = (f.column().to_string(), (k..k + f.width()).collect());
+                k += f.width();
+                g
+            })
+            .collect()
+    }
+
+    /// The consistency checks for a loaded model: every step's state is valid and the scaler has
+    /// one finite mean and positive scale per input. Returns the width.
+    pub fn check(&self) -> std::result::Result<usize, String> {
+        if self.features.is_empty() {
+            return Err("the pipeline has no steps".into());
+        }
+        for f in &self.features {
+            f.check()?;
+        }
+        let n = self.width();
+        if let Some(s) = &self.scaler {
+            if s.mean.len() != n || s.scale.len() != n {
+                return Err(format!(
+                    "the scaler has {} means and {} scales for the pipeline's {n} inputs",
+                    s.mean.len(),
+                    s.scale.len()
+                ));
+            }
+            if s.mean.iter().any(|m| !m.is_finite()) || s.scale.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+                return Err("the scaler needs finite means and positive scales".into());
+            }
+        }
+        Ok(n)
+    }
+
+    /// Where each step's column is in a file with `header`; an error names the missing ones.
+    pub fn positions(&self, header: &[String]) -> std::result::Result<Vec<usize>, String> {
+        let mut missing = vec![];
+        let pos: Vec<usize> = self
+            .features
+            .iter()
+            .filter_map(|f| {
+                let p = header.iter().position(|h| h.trim() == f.column());
+                if p.is_none() {
+                    missing.push(f.column().to_string());
+                }
+                p
+            })
+            .collect();
+        if missing.is_empty() {
+            Ok(pos)
+        } else {
+            Err(format!("the model needs columns {missing:?}, which the header {header:?} lacks"))
+        }
+    }
+
+    /// Encodes one row (`cell(p)` is the trimmed text at file position `p`, `positions` from
+    /// [`positions`](Self::positions)) into `out`, scaled. On error nothing is appended and the
+    /// message names the column.
+    pub fn encode_row<'a>(
+        &self,
+        positions: &[usize],
+        cell: impl Fn(usize) -> &'a str,
+        out: &mut Vec<f64>,
+    ) -> std::result::Result<(), String> {
+        let start = out.len();
+        for (f, &p) in self.features.iter().zip(positions) {
+            if let Err(m) = f.encode(cell(p), out) {
+                out.truncate(start);
+                return Err(format!("column `{}`: {m}", f.column()));
+            }
+        }
+        if let Some(s) = &self.scaler {
+            for (v, (m, sd)) in out[start..].iter_mut().zip(s.mean.iter().zip(&s.scale)) {
+                *v = (*v - m) / sd;
+            }
+        }
+        Ok(())
+    }
+
+    /// Encodes `rows` of `table` (unscaled) — what the scaler is fitted on.
+    fn encode_rows(&self, table: &TextTable, rows: &[usize]) -> Result<Array2<f64>> {
+        let unscaled = FittedPipeline { features: self.features.clone(), scaler: None };
+        unscaled.encode_table_rows(table, rows)
+    }
+
+    /// Rows `rows` of `table` as model inputs, in that order.
+    pub fn transform_rows(&self, table: &TextTable, rows: &[usize]) -> Result<Array2<f64>> {
+        self.encode_table_rows(table, rows)
+    }
+
+    fn encode_table_rows(&self, table: &TextTable, rows: &[usize]) -> Result<Array2<f64>> {
+        let positions = self
+            .positions(table.names())
+            .map_err(|message| Error::Format { file: table.source().to_path_buf(), message })?;
+        let mut out = Vec::with_capacity(rows.len() * self.width());
+        for &i in rows {
+            let mut one = Vec::with_capacity(self.width());
+            self.features
+                .iter()
+                .zip(&positions)
+                .try_for_each(|(f, &p)| f.encode(table.cell(i, p), &mut one).map_err(|m| table.cell_error(i, p, m)))?;
+            if let Some(s) = &self.scaler {
+                for (v, (m, sd)) in one.iter_mut().zip(s.mean.iter().zip(&s.scale)) {
+                    *v = (*v - m) / sd;
+                }
+            }
+            out.extend(one);
+        }
+        Ok(Array2::from_shape_vec((rows.len(), self.width()), out).expect("rows × width"))
+    }
+
+    /// Every row of `table` as model inputs. A cell the pipeline cannot read is an error naming
+    /// file, line and column.
+    pub fn transform(&self, table: &TextTable) -> Result<Array2<f64>> {
+        self.encode_table_rows(table, &(0..table.rows()).collect::<Vec<_>>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> (tempfile::TempDir, TextTable) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        std::fs::write(&p, text).unwrap();
+        let t = TextTable::read_csv(&p).unwrap();
+        (dir, t)
+    }
+
+    #[test]
+    fn fills_follow_their_definitions() {
+        let mut v = vec![3.0, 1.0, 1.0, 10.0];
+        assert_eq!(fill_value(Fill::Mean, &mut v), Ok(Some(3.75)));
+        assert_eq!(fill_value(Fill::Median, &mut v), Ok(Some(2.0)));
+        assert_eq!(fill_value(Fill::MostFrequent, &mut v), Ok(Some(1.0)));
+        assert_eq!(fill_value(Fill::Constant(-1.0), &mut v), Ok(Some(-1.0)));
+        assert_eq!(fill_value(Fill::Error, &mut v), Ok(None));
+        assert!(fill_value(Fill::Mean, &mut []).is_err());
+    }
+
+    #[test]
+    fn table_and_row_encoders_agree_and_fit_sees_only_training_rows() {
+        let (_d, t) = table("x,c\n1,a\n2,b\n3,a\n100,z\n");
+        let p = Pipeline {
+            features: vec![
+                Feature::Numeric { column: "x".into(), fill: Fill::Mean, log1p: true },
+                Feature::Categorical { column: "c".into(), unseen: Unseen::Other },
+            ],
+            standardize: true,
+        };
+        let f = p.fit(&t, &[0, 1, 2]).unwrap();
+        assert_eq!(f.feature_names(), ["x", "c=a", "c=b", "c=(other)"]);
+        let x = f.transform(&t).unwrap();
+        let pos = f.positions(t.names()).unwrap();
+        for i in 0..t.rows() {
+            let mut row = vec![];
+            f.encode_row(&pos, |p| t.cell(i, p), &mut row).unwrap();
+            assert_eq!(row, x.row(i).to_vec());
+        }
+        // "z" was not in the training rows: it lands in (other), whose training column is constant 0
+        let s = f.scaler.as_ref().unwrap();
+        assert_eq!((s.mean[3], s.scale[3]), (0.0, 1.0));
+        assert_eq!(x[[3, 3]], 1.0);
+        assert_eq!(f.feature_groups(), [("x".to_string(), vec![0]), ("c".to_string(), vec![1, 2, 3])]);
+    }
+
+    #[test]
+    fn bad_cells_name_line_and_column() {
+        let (_d, t) = table("x,b\n1,yes\n2,maybe\n");
+        let p =
+            Pipeline { features: vec![Feature::Boolean { column: "b".into(), fill: Fill::Error }], standardize: false };
+        let e = p.fit(&t, &[0, 1]).unwrap_err().to_string();
+        assert!(e.contains("line 3, column `b`") && e.contains("maybe"), "{e}");
+        let (_d, t) = table("x,c\n1,a\n,b\n");
+        let p = Pipeline {
+            features: vec![Feature::Numeric { column: "x".into(), fill: Fill::Error, log1p: false }],
+            standardize: false,
+        };
+        let f = p.fit(&t, &[0, 1]).unwrap();
+        let e = f.transform(&t).unwrap_err().to_string();
+        assert!(e.contains("line 3, column `x`: missing value"), "{e}");
+        let strict = Pipeline {
+            features: vec![Feature::Categorical { column: "c".into(), unseen: Unseen::Error }],
+            standardize: false,
+        };
+        let f = strict.fit(&t, &[0]).unwrap();
+        let e = f.transform(&t).unwrap_err().to_string();
+        assert!(e.contains("unseen category \"b\""), "{e}");
+        assert!(p.fit(&t, &[]).is_err());
+        let twice = Pipeline {
+            features: vec![Feature::Categorical { column: "c".into(), unseen: Unseen::Error }; 2],
+            standardize: false,
+        };
+        assert!(twice.fit(&t, &[0, 1]).unwrap_err().to_string().contains("two steps"));
+    }
+
+    #[test]
+    fn check_refuses_edited_state() {
+        let f = FittedPipeline {
+            features: vec![FittedFeature::Categorical {
+                column: "c".into(),
+                levels: vec!["b".into(), "a".into()],
+                other: false,
+            }],
+            scaler: None,
+        };
+        assert!(f.check().unwrap_err().contains("sorted"));
+        let f = FittedPipeline {
+            features: vec![FittedFeature::Date {
+                column: "d".into(),
+                reference: "2024-13-01".into(),
+                weeks: false,
+                fill: None,
+            }],
+            scaler: None,
+        };
+        assert!(f.check().unwrap_err().contains("reference date"));
+        let f = FittedPipeline {
+            features: vec![FittedFeature::Numeric { column: "x".into(), fill: Some(1.0), log1p: false }],
+            scaler: Some(FittedScaler { mean: vec![0.0, 0.0], scale: vec![1.0, 1.0] }),
+        };
+        assert!(f.check().unwrap_err().contains("2 means"));
+    }
+}
