@@ -77,7 +77,7 @@ fn small_tables_get_a_logistic_model_that_matches_scikit_learn() {
     // split, written by tests/fixtures/make_logistic_fixture.py.
     let reference: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(repo("tests/fixtures/logistic.json")).unwrap()).unwrap();
-    for (table, ours) in [("a", 0.8096050014208582), ("b", 0.7978059581320451)] {
+    for (table, ours) in [("a", 0.8084683148621767), ("b", 0.7988123993558777)] {
         let data = repo(&format!("tests/fixtures/logistic_{table}.csv"));
         let task = logistic_task(&data);
         assert!(task.hidden.is_empty(), "below {} rows the default is logistic", propensity::task::SMALL_TABLE);
@@ -109,7 +109,7 @@ fn regression_reaches_the_noise_it_was_generated_with() {
     assert_eq!(task.target.kind, TaskKind::Regression);
     let run = task.fit(&data).unwrap();
     let Scores::Regression { rmse, r2, .. } = *test_scores(&run) else { panic!("regression") };
-    assert_eq!(rmse, 0.5437420696591032, "{}", run.report);
+    assert_eq!(rmse, 0.5432371258570999, "{}", run.report);
     assert!(rmse < 0.6 && r2 > 0.97, "{}", run.report);
     let mean_baseline = run.report.models.last().unwrap();
     assert!(mean_baseline.1.headline() > 2.0, "predicting the mean: RMSE ≈ the target's sd");
@@ -189,7 +189,7 @@ fn messy_customer_table_end_to_end() {
     assert_eq!(report["rows_without_target"].as_u64().unwrap() as usize, unlabelled);
     assert_eq!(report["rows"].as_u64().unwrap() as usize, 1200 - unlabelled);
     let auc = report["models"][0][1]["auc"].as_f64().unwrap();
-    assert_eq!(auc, 0.757051282051282, "deterministic for the task's seed");
+    assert_eq!(auc, 0.7554487179487179, "deterministic for the task's seed");
     assert_eq!(report["importance"][0]["feature"], "visits", "the column the churn was generated from");
 
     // scoring: ids pass through, one row per input row, an unseen plan goes to (other)

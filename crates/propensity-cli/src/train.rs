@@ -55,12 +55,7 @@ pub fn init(args: InitArgs) -> Result<()> {
         task.target.positive.as_ref().map_or(String::new(), |p| format!(", positive class {p:?}")),
         task.id.as_deref().unwrap_or("none (scores use line numbers)")
     );
-    for f in &task.pipeline.features {
-        println!("  input   {}", serde_json::to_string(f)?);
-    }
-    for i in &task.ignored {
-        println!("  ignored {}: {}", i.column, i.reason);
-    }
+    println!("{}", task.summary());
     println!(
         "wrote {}; edit it, then: propensity train --data {} --config {}",
         args.output.display(),

@@ -106,7 +106,8 @@ pub fn calibration_table(cal: &[ClassCalibration]) -> HtmlTable {
 /// Reliability diagram: observed frequency against mean predicted probability per bin, one line
 /// per class, with the diagonal of perfect calibration.
 pub fn reliability_plot(cal: &[ClassCalibration]) -> Result<crate::plot::Svg> {
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = vec![("perfect".into(), vec![(0.0, 0.0), (1.0, 1.0)])];
+    let mut series: Vec<(String, Vec<(f64, f64)>)> =
+        vec![(crate::plot::reference("perfect"), vec![(0.0, 0.0), (1.0, 1.0)])];
     for c in cal {
         series.push((
             format!("{} (ECE {:.3})", c.class, c.ece),

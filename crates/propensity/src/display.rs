@@ -32,18 +32,27 @@ impl HtmlTable {
         self.rows.push(cells);
     }
 
+    /// Per column: whether every cell is a number (or a percentage, or empty). Numbers are
+    /// right-aligned so digits line up; text is left-aligned.
+    fn numeric_columns(&self) -> Vec<bool> {
+        let number = |c: &str| c.is_empty() || c.trim().trim_end_matches('%').trim().parse::<f64>().is_ok();
+        (0..self.header.len()).map(|j| self.rows.iter().all(|r| r.get(j).is_none_or(|c| number(c)))).collect()
+    }
+
     /// The table as an HTML fragment.
     pub fn to_html(&self) -> String {
         let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let numeric = self.numeric_columns();
+        let align = |j: usize| if numeric.get(j).copied().unwrap_or(true) { "" } else { " style=\"text-align:left\"" };
         let mut h = format!("<table><caption>{}</caption><thead><tr>", esc(&self.caption));
-        for c in &self.header {
-            h += &format!("<th>{}</th>", esc(c));
+        for (j, c) in self.header.iter().enumerate() {
+            h += &format!("<th{}>{}</th>", align(j), esc(c));
         }
         h += "</tr></thead><tbody>";
         for r in &self.rows {
             h += "<tr>";
-            for c in r {
-                h += &format!("<td>{}</td>", esc(c));
+            for (j, c) in r.iter().enumerate() {
+                h += &format!("<td{}>{}</td>", align(j), esc(c));
             }
             h += "</tr>";
         }
@@ -53,6 +62,24 @@ impl HtmlTable {
     /// evcxr's display hook: emits the table as `text/html`.
     pub fn evcxr_display(&self) {
         println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
+    }
+}
+
+/// An HTML fragment that shows as one output in a notebook (tables and inline SVG plots
+/// together: a front end shows one output per MIME type, so several displays in one cell would
+/// hide all but one).
+///
+/// ```
+/// let h = propensity::display::Html("<p>hi</p>".into());
+/// assert_eq!(h.0, "<p>hi</p>");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Html(pub String);
+
+impl Html {
+    /// evcxr's display hook: emits the fragment as `text/html`.
+    pub fn evcxr_display(&self) {
+        println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.0);
     }
 }
 
@@ -97,18 +124,19 @@ impl std::fmt::Display for HtmlTable {
                 .unwrap_or(0)
         };
         let widths: Vec<usize> = (0..cols).map(width).collect();
+        let numeric = self.numeric_columns();
         writeln!(f, "{}", self.caption)?;
-        let line = |cells: &[String], left: bool| {
+        let line = |cells: &[String], header: bool| {
             cells
                 .iter()
-                .zip(&widths)
-                .map(|(c, &w)| if left { format!("{c:<w$}") } else { format!("{c:>w$}") })
+                .zip(widths.iter().zip(&numeric))
+                .map(|(c, (&w, &num))| if header || !num { format!("{c:<w$}") } else { format!("{c:>w$}") })
                 .collect::<Vec<_>>()
                 .join("  ")
         };
         writeln!(f, "{}", line(&self.header, true).trim_end())?;
         for r in &self.rows {
-            writeln!(f, "{}", line(r, false))?;
+            writeln!(f, "{}", line(r, false).trim_end())?;
         }
         Ok(())
     }

@@ -122,6 +122,42 @@ impl Feature {
             | Feature::Date { column, .. } => column,
         }
     }
+
+    /// The step in words, for a task summary.
+    ///
+    /// ```
+    /// use propensity::pipeline::{Feature, Fill};
+    /// let f = Feature::Numeric { column: "visits".into(), fill: Fill::Median, log1p: true };
+    /// assert_eq!(f.describe(), "number, log1p; empty → training median");
+    /// ```
+    pub fn describe(&self) -> String {
+        let fill = |f: &Fill| match f {
+            Fill::Mean => "training mean".to_string(),
+            Fill::Median => "training median".to_string(),
+            Fill::MostFrequent => "most frequent training value".to_string(),
+            Fill::Constant(v) => format!("{v}"),
+            Fill::Error => "an error".to_string(),
+        };
+        match self {
+            Feature::Numeric { fill: f, log1p, .. } => {
+                format!("number{}; empty → {}", if *log1p { ", log1p" } else { "" }, fill(f))
+            }
+            Feature::Categorical { unseen, .. } => format!(
+                "category, one input per training level; unseen level → {}",
+                match unseen {
+                    Unseen::Error => "an error",
+                    Unseen::Other => "the (other) input",
+                }
+            ),
+            Feature::Boolean { fill: f, .. } => format!("yes/no as 1/0; empty → {}", fill(f)),
+            Feature::Date { reference, weeks, fill: f, .. } => format!(
+                "date, age in {} at {}; empty → {}",
+                if *weeks { "weeks" } else { "days" },
+                reference.as_deref().unwrap_or("the latest training date"),
+                fill(f)
+            ),
+        }
+    }
 }
 
 /// The steps, in input order, and whether the encoded inputs are standardized.

@@ -14,7 +14,7 @@ use crate::{Error, Result};
 /// let svg = propensity::plot::Svg::new("<svg xmlns=\"http://www.w3.org/2000/svg\"/>".into());
 /// assert!(svg.as_str().starts_with("<svg"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Svg(String);
 
 impl Svg {
@@ -100,7 +100,9 @@ fn render(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<Sv
         draw(&root)?;
         root.present().map_err(plot_err)?;
     }
-    Ok(Svg(text))
+    // plotters spells out SVG's defaults on every element; a scatter of thousands of points
+    // is a third smaller without them (notebook outputs stay compact)
+    Ok(Svg(text.replace(" stroke=\"none\" stroke-width=\"1\"", "").replace(" opacity=\"1\"", "")))
 }
 
 /// A chart with `f64` axes on an SVG area.
@@ -138,6 +140,7 @@ fn category_chart<'a, 'b>(
         .max_light_lines(0)
         .x_labels(names.len())
         .x_label_formatter(&|x| category_at(names, *x))
+        .y_label_formatter(&tick)
         .y_desc(y_label)
         .draw()
         .map_err(plot_err)?;
@@ -416,7 +419,8 @@ pub fn heatmap(
 
 /// One-vs-rest ROC curves, one line per class with its AUC in the legend, and the diagonal.
 pub fn roc_curves(curves: &[crate::classify::RocCurve]) -> Result<Svg> {
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = vec![("chance (AUC 0.5)".into(), vec![(0.0, 0.0), (1.0, 1.0)])];
+    let mut series: Vec<(String, Vec<(f64, f64)>)> =
+        vec![(reference("chance (AUC 0.5)"), vec![(0.0, 0.0), (1.0, 1.0)])];
     for c in curves {
         series.push((
             format!("{} (AUC {:.4})", c.class, c.auc),
@@ -435,14 +439,39 @@ pub fn roc_curves(curves: &[crate::classify::RocCurve]) -> Result<Svg> {
     })
 }
 
+/// The name of a reference series (chance, perfect calibration, random order) for [`lines`]:
+/// drawn dashed grey without markers, and not taking a colour from the palette.
+///
+/// ```
+/// use propensity::plot::{lines, reference};
+/// let svg = lines("t", "x", "y", &[(reference("chance"), vec![(0.0, 0.0), (1.0, 1.0)])]).unwrap();
+/// assert!(svg.as_str().contains(">chance<") || svg.as_str().contains("chance\n"));
+/// ```
+pub fn reference(name: &str) -> String {
+    format!("{REFERENCE}{name}")
+}
+
+const REFERENCE: &str = "\u{1}reference\u{1}";
+
 /// A simple line plot of one or more named series against x, e.g. precision and recall of
-/// Hybrid against the decision threshold.
+/// Hybrid against the decision threshold. Series named with [`reference`] are reference lines.
 pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> Result<Svg> {
     if series.iter().all(|s| s.1.is_empty()) {
         return Err(Error::Plot(format!("{title}: nothing to plot")));
     }
     let axes = Axes::fit(x_label, y_label, series, false);
     render((560, 360), |root| draw_lines(root, title, axes, series, SeriesLabelPosition::UpperRight))
+}
+
+/// A tick label: whole numbers without a decimal point (`10000`, not `10000.0`), others with at
+/// most three significant decimals.
+fn tick(v: &f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        let t = format!("{v:.3}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
 }
 
 /// Axis titles and ranges of a line chart.
@@ -484,15 +513,27 @@ fn draw_lines(
     let whole = |x: &f64| format!("{x:.0}");
     let mut mesh = chart.configure_mesh();
     mesh.x_desc(axes.x_label).y_desc(axes.y_label).max_light_lines(0);
+    mesh.x_label_formatter(&tick).y_label_formatter(&tick);
     if axes.integer_x {
         mesh.x_label_formatter(&whole);
     }
     mesh.draw().map_err(plot_err)?;
-    for (k, (name, data)) in series.iter().enumerate() {
+    let mut k = 0;
+    for (name, data) in series {
         if data.is_empty() {
             continue;
         }
+        if let Some(name) = name.strip_prefix(REFERENCE) {
+            let grey = RGBColor(128, 128, 128).stroke_width(1);
+            chart
+                .draw_series(DashedLineSeries::new(data.iter().copied(), 6, 4, grey))
+                .map_err(plot_err)?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], grey));
+            continue;
+        }
         let color = PALETTE[k % PALETTE.len()];
+        k += 1;
         chart
             .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
             .map_err(plot_err)?
@@ -537,6 +578,7 @@ pub fn hbar_chart(title: &str, x_label: &str, labels: &[String], values: &[f64])
                     String::new()
                 }
             })
+            .x_label_formatter(&tick)
             .x_desc(x_label)
             .draw()
             .map_err(plot_err)?;
@@ -571,7 +613,15 @@ pub fn scatter(title: &str, x_label: &str, y_label: &str, groups: &[(String, Vec
             .y_label_area_size(50)
             .build_cartesian_2d(axes.x.start - pad..axes.x.end + pad, axes.y.clone())
             .map_err(plot_err)?;
-        chart.configure_mesh().x_desc(x_label).y_desc(y_label).max_light_lines(0).draw().map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
+            .max_light_lines(0)
+            .draw()
+            .map_err(plot_err)?;
         for (k, (name, points)) in groups.iter().enumerate() {
             let color = PALETTE[k % PALETTE.len()];
             chart
@@ -701,6 +751,8 @@ pub fn histograms(title: &str, columns: &[(String, Vec<f64>)], per_row: usize, b
                 .disable_mesh()
                 .x_labels(4)
                 .y_labels(3)
+                .x_label_formatter(&tick)
+                .y_label_formatter(&tick)
                 .label_style(("sans-serif", 10))
                 .draw()
                 .map_err(plot_err)?;

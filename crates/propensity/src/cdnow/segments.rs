@@ -499,9 +499,8 @@ impl Comparison {
 
     /// Shows the scores table and the KPI plot.
     pub fn evcxr_display(&self) {
-        self.table().evcxr_display();
-        if let Ok(svg) = self.kpi_plot() {
-            svg.evcxr_display();
-        }
+        // one output: a front end shows one MIME type per output, so the plot goes inside the HTML
+        let plot = self.kpi_plot().map_or(String::new(), |svg| svg.as_str().to_string());
+        println!("EVCXR_BEGIN_CONTENT text/html\n{}{plot}\nEVCXR_END_CONTENT", self.table().to_html());
     }
 }
