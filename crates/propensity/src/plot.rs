@@ -454,7 +454,7 @@ pub fn reference(name: &str) -> String {
 const REFERENCE: &str = "\u{1}reference\u{1}";
 
 /// A simple line plot of one or more named series against x, e.g. precision and recall of
-/// Hybrid against the decision threshold. Series named with [`reference`] are reference lines.
+/// Hybrid against the decision threshold. Series named with [`reference()`] are reference lines.
 pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(f64, f64)>)]) -> Result<Svg> {
     if series.iter().all(|s| s.1.is_empty()) {
         return Err(Error::Plot(format!("{title}: nothing to plot")));
