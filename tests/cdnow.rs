@@ -126,8 +126,8 @@ fn kpi_tree_segments_beat_kmeans_out_of_sample_with_no_tiny_segment() {
     assert!(tree.segments.windows(2).all(|w| w[0].kpi_mean >= w[1].kpi_mean));
     // the table has one header cell per value cell
     let t = tree.table().to_html();
-    assert_eq!(t.matches("<th").count(), 13);
-    assert_eq!(t.matches("<td").count(), 13 * 4);
+    assert_eq!(t.matches("</th>").count(), 13);
+    assert_eq!(t.matches("</td>").count(), 13 * 4);
 }
 
 fn propensity(args: &[&str]) -> std::process::Output {
