@@ -51,7 +51,7 @@ pub fn init(args: InitArgs) -> Result<()> {
         "{}: predict `{}` ({}{}); id column: {}",
         args.data.display(),
         task.target.column,
-        serde_json::to_value(task.target.kind)?.as_str().unwrap_or_default(),
+        task.target.kind.name(),
         task.target.positive.as_ref().map_or(String::new(), |p| format!(", positive class {p:?}")),
         task.id.as_deref().unwrap_or("none (scores use line numbers)")
     );
@@ -110,20 +110,16 @@ pub fn train(args: TrainArgs) -> Result<()> {
     }
     task.check()?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let measure = match task.target.kind {
-        TaskKind::Binary => "ROC AUC",
-        TaskKind::Multiclass => "accuracy",
-        TaskKind::Regression => "RMSE",
-    };
+    let measure = task.target.kind.measure();
     let record_file = args.record.file()?;
-    let data_hash = propensity::saved::sha256_file(&args.data)?;
+    let table = propensity::table::TextTable::read_csv(&args.data)?;
     let first_seed = task.training.seed;
     let mut headline = vec![];
     for k in 0..args.runs {
         let seed = first_seed + k as u64;
         let run_task =
             Task { training: propensity::train::TrainConfig { seed, ..task.training.clone() }, ..task.clone() };
-        let run = run_task.fit(&args.data)?;
+        let run = run_task.fit_table(&table)?;
         let r = &run.report;
         let out = |f: &str| args.out.join(f);
         // the files first: a reader that stops early (`| head`) ends the printing, not the run
@@ -134,8 +130,11 @@ pub fn train(args: TrainArgs) -> Result<()> {
             run_task.save(out("task.json"))?;
         }
         if let (Some(file), Some(test)) = (&record_file, r.evaluation) {
-            let metrics = serde_json::to_value(&r.models)?;
-            append_record(file, &RunRecord::new("train", &data_hash, &args.record.label, &r.history, test, metrics))?;
+            // the model card already holds the data's hash and every model's test scores
+            let card = &run.saved.card;
+            let record =
+                RunRecord::new("train", &card.data_sha256, &args.record.label, &r.history, test, card.metrics.clone());
+            append_record(file, &record)?;
         }
         println!(
             "seed {seed}: {} epochs in {:.2} s; test {measure} {:.4}",

@@ -61,7 +61,7 @@ impl HtmlTable {
 
     /// evcxr's display hook: emits the table as `text/html`.
     pub fn evcxr_display(&self) {
-        println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
+        Html(self.to_html()).evcxr_display();
     }
 }
 

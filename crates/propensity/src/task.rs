@@ -57,6 +57,30 @@ pub enum TaskKind {
     Regression,
 }
 
+impl TaskKind {
+    /// The name used in task files and reports.
+    ///
+    /// ```
+    /// assert_eq!(propensity::task::TaskKind::Multiclass.name(), "multiclass");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::Binary => "binary",
+            TaskKind::Multiclass => "multiclass",
+            TaskKind::Regression => "regression",
+        }
+    }
+
+    /// The headline test measure of this kind of task (see [`Scores::headline`]).
+    pub fn measure(self) -> &'static str {
+        match self {
+            TaskKind::Binary => "ROC AUC",
+            TaskKind::Multiclass => "accuracy",
+            TaskKind::Regression => "RMSE",
+        }
+    }
+}
+
 /// The column to predict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +107,18 @@ pub enum SplitBy {
     Group,
     /// Ordered by the date or number in `column`: the latest rows are the test set.
     Time,
+}
+
+impl SplitBy {
+    /// The name used in task files.
+    pub fn name(self) -> &'static str {
+        match self {
+            SplitBy::Random => "random",
+            SplitBy::Stratified => "stratified",
+            SplitBy::Group => "group",
+            SplitBy::Time => "time",
+        }
+    }
 }
 
 /// The split.
@@ -304,9 +340,8 @@ impl Task {
     /// column left out with the reason; then the split, the network and the training settings.
     pub fn summary(&self) -> HtmlTable {
         let mut t = HtmlTable::new("The task: what each column becomes", &["column", "role", "how"]);
-        let kind = serde_json::to_value(self.target.kind).expect("serialises");
         let positive = self.target.positive.as_ref().map_or(String::new(), |p| format!(", positive class `{p}`"));
-        t.push(vec![self.target.column.clone(), "target".into(), format!("{}{positive}", kind.as_str().unwrap_or(""))]);
+        t.push(vec![self.target.column.clone(), "target".into(), format!("{}{positive}", self.target.kind.name())]);
         for f in &self.pipeline.features {
             t.push(vec![f.column().to_string(), "input".into(), f.describe()]);
         }
@@ -315,10 +350,9 @@ impl Task {
             t.push(vec![i.column.clone(), role.into(), i.reason.clone()]);
         }
         let s = &self.split;
-        let by = serde_json::to_value(s.by).expect("serialises");
         let by = match &s.column {
-            Some(c) => format!("{} by `{c}`", by.as_str().unwrap_or("")),
-            None => by.as_str().unwrap_or("").to_string(),
+            Some(c) => format!("{} by `{c}`", s.by.name()),
+            None => s.by.name().to_string(),
         };
         let share = |r: f64| format!("{:.0} %", 100.0 * r);
         t.push(vec![
@@ -401,11 +435,18 @@ impl Task {
 
     /// Trains the task on `data` with its seed (see [`TaskRun`]).
     pub fn fit(&self, data: impl AsRef<Path>) -> Result<TaskRun> {
+        self.check()?; // before reading a large file
+        self.fit_checked(&TextTable::read_csv(data)?)
+    }
+
+    /// [`fit`](Self::fit) on a table already read (several seeds on one file read once).
+    pub fn fit_table(&self, table: &TextTable) -> Result<TaskRun> {
         self.check()?;
-        let data = data.as_ref();
-        let table = TextTable::read_csv(data)?;
-        let prepared = Prepared::new(self, &table)?;
-        prepared.run(self, &table)
+        self.fit_checked(table)
+    }
+
+    fn fit_checked(&self, table: &TextTable) -> Result<TaskRun> {
+        Prepared::new(self, table)?.run(self, table)
     }
 }
 
@@ -804,9 +845,14 @@ impl ReportPlots {
     /// The plots present, in reading order.
     pub fn all(&self) -> Vec<&Svg> {
         let mut v = vec![&self.curves];
-        v.extend([&self.roc, &self.gains, &self.reliability].into_iter().flatten());
+        v.extend(self.charts());
         v.push(&self.importance);
         v
+    }
+
+    /// The ROC, gains and reliability charts present for this task.
+    pub fn charts(&self) -> impl Iterator<Item = &Svg> {
+        [&self.roc, &self.gains, &self.reliability].into_iter().flatten()
     }
 }
 
@@ -991,13 +1037,8 @@ impl TaskReport {
                 (models, imp)
             }
         };
-        let measure = match task.target.kind {
-            TaskKind::Binary => "ROC AUC",
-            TaskKind::Multiclass => "accuracy",
-            TaskKind::Regression => "RMSE",
-        };
         plots.importance = crate::importance::importance_plot(
-            &format!("Drop in test {measure} when a column is shuffled"),
+            &format!("Drop in test {} when a column is shuffled", task.target.kind.measure()),
             &importance,
         )?;
         let class_counts = if task.target.kind == TaskKind::Regression {
@@ -1054,7 +1095,7 @@ impl TaskReport {
     pub fn data_table(&self) -> HtmlTable {
         let mut t = HtmlTable::new(&format!("Data: {}", self.data), &["", "value"]);
         let kv = |k: &str, v: String| vec![k.to_string(), v];
-        t.push(kv("task", format!("{:?}", self.kind).to_lowercase()));
+        t.push(kv("task", self.kind.name().to_string()));
         t.push(kv("rows used", self.rows.to_string()));
         t.push(kv("rows without a target (left out)", self.rows_without_target.to_string()));
         t.push(kv(
@@ -1089,8 +1130,7 @@ impl TaskReport {
     /// The ROC curve(s), the gains chart and the reliability diagram present for this task, side
     /// by side as one notebook output.
     pub fn charts(&self) -> Html {
-        let p = &self.plots;
-        let svgs: Vec<&str> = [&p.roc, &p.gains, &p.reliability].into_iter().flatten().map(Svg::as_str).collect();
+        let svgs: Vec<&str> = self.plots.charts().map(Svg::as_str).collect();
         if svgs.is_empty() {
             return Html("<p>No ROC, gains or reliability chart for a regression.</p>".into());
         }
@@ -1130,7 +1170,7 @@ impl TaskReport {
 
     /// evcxr's display hook: the tables and plots.
     pub fn evcxr_display(&self) {
-        println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.body_html());
+        Html(self.body_html()).evcxr_display();
     }
 }
 

@@ -501,6 +501,6 @@ impl Comparison {
     pub fn evcxr_display(&self) {
         // one output: a front end shows one MIME type per output, so the plot goes inside the HTML
         let plot = self.kpi_plot().map_or(String::new(), |svg| svg.as_str().to_string());
-        println!("EVCXR_BEGIN_CONTENT text/html\n{}{plot}\nEVCXR_END_CONTENT", self.table().to_html());
+        crate::display::Html(format!("{}{plot}", self.table().to_html())).evcxr_display();
     }
 }
