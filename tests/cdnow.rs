@@ -156,7 +156,7 @@ fn cli_churn_model_is_saved_scored_and_tuned_config_is_used() {
     ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let text = std::fs::read_to_string(&scores).unwrap();
-    assert_eq!(text.lines().next(), Some("id,p_churned,p_active,predicted"));
+    assert_eq!(text.lines().next(), Some("customer_id,p_churned,p_active,predicted"));
     assert_eq!(text.lines().count(), 23_570 + 1);
     // the scorer's probabilities rank buyers as well as the model did out of fold (in-sample here)
     let c = customers();
@@ -225,7 +225,7 @@ fn saved_spend_model_scores_dollars() {
     c.write_csv(&rows).unwrap();
     propensity::score::score_csv(&model, &rows, &out, Default::default(), &mut |_, _| {}).unwrap();
     let text = std::fs::read_to_string(&out).unwrap();
-    assert_eq!(text.lines().next(), Some("id,predicted_spend"));
+    assert_eq!(text.lines().next(), Some("customer_id,predicted_spend_holdout"));
     let p: Vec<f64> = text.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
     assert!(p.iter().all(|v| *v >= 0.0));
     // in sample the total is close to the actual total, and the ranking is useful
@@ -233,8 +233,21 @@ fn saved_spend_model_scores_dollars() {
     let ratio = p.iter().sum::<f64>() / actual.iter().sum::<f64>();
     assert!((0.8..1.25).contains(&ratio), "{ratio}");
     assert!(propensity::ranking::spearman(&actual, &p) > 0.4);
-    // a regressor is not explained as a classifier: a clear refusal
-    assert!(saved.dataset_from_csv(&rows).is_err());
+    // the generic preprocessing gives the inputs the model was trained on (log1p, then the
+    // training scaler), and `evaluate` scores what `score` wrote (to its 4 decimals)
+    let loaded = propensity::loaded::LoadedModel::read(&model).unwrap();
+    let propensity::saved::Labelled::Amounts { x, y } = loaded.labelled(&rows).unwrap() else { panic!("amounts") };
+    let transform = propensity::cdnow::models::InputTransform {
+        log1p: true,
+        scaler: saved.preprocessing.pipeline.scaler.clone().unwrap(),
+    };
+    assert_eq!(x, transform.transform(&c.features()).unwrap().mapv(|v| v as f32));
+    assert_eq!(y, actual);
+    let e = loaded.evaluate(&rows).unwrap();
+    let propensity::task::Scores::Regression { rmse, .. } = e.scores[0].1 else { panic!("regression") };
+    let file_rmse = (actual.iter().zip(&p).map(|(a, p)| (a - p).powi(2)).sum::<f64>() / p.len() as f64).sqrt();
+    assert!((rmse - file_rmse).abs() < 1e-3, "{rmse} vs {file_rmse}");
+    assert_eq!((e.kind, e.rows), ("regressor", 23_570));
     // a log-target model maps its outputs back to dollars when scoring
     let log_cfg = SpendConfig { target: propensity::cdnow::models::SpendTarget::Log1p, ..SpendConfig::default() };
     let (saved, _) = train_spend_model(&c, &log_cfg, &file, serde_json::Value::Null).unwrap();
@@ -252,6 +265,7 @@ fn saved_spend_model_scores_dollars() {
 #[test]
 fn a_model_whose_preprocessing_does_not_fit_its_network_is_refused() {
     use propensity::cdnow::models::train_churn_model;
+    use propensity::pipeline::FittedPipeline;
     let c = customers();
     let file = propensity::paths::data_file(cdnow::FILE).unwrap();
     let cfg = ChurnConfig {
@@ -261,12 +275,9 @@ fn a_model_whose_preprocessing_does_not_fit_its_network_is_refused() {
     let (mut saved, _) = train_churn_model(&c, &cfg, &file, serde_json::Value::Null).unwrap();
     // a hand-edited file: the churn network with a 3-input feature-file preprocessing
     let x = ndarray::Array2::from_shape_fn((4, 3), |(i, j)| (i + j) as f64);
-    saved.preprocessing = propensity::saved::Preprocessing::Features {
-        id: "id".into(),
-        inputs: vec!["a".into(), "b".into(), "c".into()],
-        target: "y".into(),
-        scaler: propensity::preprocess::StandardScaler::fit(&x).unwrap(),
-    };
+    saved.preprocessing.pipeline =
+        FittedPipeline::numeric(["a", "b", "c"], Some(propensity::preprocess::StandardScaler::fit(&x).unwrap()));
+    saved.preprocessing.id = vec!["id".into()];
     let dir = tempfile::tempdir().unwrap();
     let (model, input, out) = (dir.path().join("m.json"), dir.path().join("in.csv"), dir.path().join("out.csv"));
     saved.save(&model).unwrap();

@@ -85,13 +85,19 @@ fn saved_conversion_model_scores_its_test_file_as_trained() {
     let summary = propensity::score::score_csv(&model, &rows, &scores, Default::default(), &mut |_, _| {}).unwrap();
     assert_eq!(summary.rows_scored, 1_060);
     let text = std::fs::read_to_string(&scores).unwrap();
-    assert_eq!(text.lines().next(), Some("id,p_no_purchase,p_purchase,predicted"));
+    assert_eq!(text.lines().next(), Some("session_id,p_no_purchase,p_purchase,predicted"));
     let p: Vec<f64> = text.lines().skip(1).map(|l| l.split(',').nth(2).unwrap().parse().unwrap()).collect();
     let positive: Vec<bool> = test.y.iter().map(|&y| y == 1).collect();
     // the scorer reproduces the model card's test AUC (probabilities rounded to 6 decimals)
     let auc = propensity::classify::roc_auc(&p, &positive).unwrap();
     assert!((auc - saved.card.metrics["test_auc"].as_f64().unwrap()).abs() < 1e-3, "{auc}");
     // and the feature file reads back as a labelled dataset for `explain`
-    let d = saved.dataset_from_csv(&rows).unwrap();
+    let loaded = propensity::loaded::LoadedModel::read(&model).unwrap();
+    let propensity::saved::Labelled::Classes(d) = loaded.labelled(&rows).unwrap() else { panic!("classes") };
     assert_eq!((d.len(), d.features()), (1_060, clickstream::CONVERSION_INPUTS));
+    // `evaluate` on the test file gives the card's test AUC
+    let propensity::task::Scores::Binary { auc, .. } = loaded.evaluate(&rows).unwrap().scores[0].1 else {
+        panic!("binary")
+    };
+    assert_eq!(auc, saved.card.metrics["test_auc"].as_f64().unwrap());
 }

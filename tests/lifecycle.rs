@@ -72,8 +72,49 @@ fn a_loaded_model_predicts_bit_identically() {
     let bits = |m: &Model| m.predict_proba(x).unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&model), bits(&loaded));
     assert_eq!(saved.classes, ["0", "1"]);
-    assert_eq!(saved.preprocessing.dataset(), "audiobooks");
+    assert_eq!(
+        (saved.preprocessing.id.as_slice(), saved.preprocessing.target.as_slice()),
+        (&["ID".to_string()][..], &["Targets".to_string()][..])
+    );
     assert_eq!(saved.card.metrics["test_accuracy"], 0.8);
+}
+
+#[test]
+fn the_generic_preprocessing_gives_the_audiobooks_inputs_bit_for_bit_and_evaluates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, prepared) = trained_model(dir.path());
+    let csv = propensity::paths::data_file(audiobooks::FILE).unwrap();
+    // the seed pipeline's own steps on every row: fill the rating, standardize
+    let filled = prepared.fill.transform(&audiobooks::read_csv(&csv).unwrap()).unwrap();
+    let (x, y) = audiobooks::features_and_targets(&filled).unwrap();
+    let x = prepared.scaler.transform(&x).unwrap().mapv(|v| v as f32);
+    let loaded = propensity::loaded::LoadedModel::read(dir.path().join("model.json")).unwrap();
+    let propensity::saved::Labelled::Classes(d) = loaded.labelled(&csv).unwrap() else { panic!("classes") };
+    assert_eq!((d.inputs(), d.targets()), (&x, y.as_slice()));
+    // `evaluate` agrees with the model's own evaluation of the same rows
+    let e = loaded.evaluate(&csv).unwrap();
+    let propensity::task::Scores::Binary { accuracy, .. } = e.scores[0].1 else { panic!("binary") };
+    assert_eq!(accuracy, model.evaluate(&d).unwrap().accuracy);
+    assert_eq!((e.rows, e.confusion.as_ref().unwrap().counts.iter().flatten().sum::<usize>()), (14_084, 14_084));
+    // the CLI prints the same table and writes the scores as JSON; a bad target cell is named
+    let json = dir.path().join("evaluation.json");
+    let model_path = dir.path().join("model.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_propensity"))
+        .args(["evaluate", "--model", model_path.to_str().unwrap(), "--data", csv.to_str().unwrap()])
+        .args(["--output", json.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&e.table().to_string()));
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(written[0][1]["accuracy"].as_f64(), Some(accuracy));
+    let bad = dir.path().join("bad.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines: Vec<String> = text.lines().take(4).map(String::from).collect();
+    lines[3] = lines[3].rsplit_once(',').map(|(head, _)| format!("{head},2")).unwrap();
+    std::fs::write(&bad, lines.join("\n")).unwrap();
+    let e = loaded.evaluate(&bad).unwrap_err().to_string();
+    assert!(e.contains("bad.csv, line 4, column `Targets`: expected a class number 0 to 1, found \"2\""), "{e}");
 }
 
 #[test]
@@ -109,11 +150,13 @@ fn bad_model_files_are_refused_clearly() {
         v["classes"].as_array_mut().unwrap().pop();
     });
     assert!(e.contains("1 class names ([\"0\"]) for the 2 outputs"), "{e}");
-    let e = edited("fill.json", &|v| v["preprocessing"]["fill"]["means"] = serde_json::json!([]));
-    assert!(e.contains("needs one finite mean"), "{e}");
+    let e = edited("steps.json", &|v| v["preprocessing"]["pipeline"]["features"] = serde_json::json!([]));
+    assert!(e.contains("the pipeline has no steps"), "{e}");
+    let e = edited("fill.json", &|v| v["preprocessing"]["pipeline"]["features"][5]["fill"] = serde_json::json!("x"));
+    assert!(e.contains("not a propensity model file (invalid type: string \"x\", expected f64"), "{e}");
     let e = edited("widths.json", &|v| v["network"]["layers"] = serde_json::json!([50, 40]));
     assert!(e.contains("`parameters` is 3202, the mlp-10-50-40-2 network has 2672"), "{e}");
-    let e = edited("scale.json", &|v| v["preprocessing"]["scaler"]["scale"][3] = serde_json::json!(0.0));
+    let e = edited("scale.json", &|v| v["preprocessing"]["pipeline"]["scaler"]["scale"][3] = serde_json::json!(0.0));
     assert!(e.contains("scaler scale 3 is not a positive number"), "{e}");
     let e = edited("head.json", &|v| v["network"]["head"] = serde_json::json!("linear"));
     assert!(e.contains("for a classifier, the network's head is Linear"), "{e}");
@@ -137,7 +180,7 @@ fn bad_model_files_are_refused_clearly() {
         .unwrap_err()
         .to_string()
         .contains("not a propensity model file"));
-    // a file of another dataset's schema to score: every row is refused with its line
+    // a file of another dataset's schema to score: its header is refused, naming the missing columns
     let o = bin(&[
         "score",
         "--model",
@@ -149,7 +192,7 @@ fn bad_model_files_are_refused_clearly() {
     ]);
     assert!(!o.status.success());
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("line 1: expected 11 or 12 columns (target optional), found 25"), "{stderr}");
+    assert!(stderr.contains("line 1: the model needs columns [\"Book length(mins)_overall\""), "{stderr}");
     assert!(!dir.path().join("s.csv").exists());
 }
 
@@ -164,7 +207,7 @@ fn scoring_streams_reports_bad_lines_and_writes_atomically() {
     let mut text = String::from_utf8(csv).unwrap();
     text.push_str("301,1620,1620,abc,19.73,1,10,0.99,1603.8,5,92,0\n"); // line 302
     text.push_str("302,1620,1620\n"); // line 303
-    text.push_str("303,1620,1620,19.73,19.73,0,,0.99,1603.8,5,92\n"); // line 304: no target, empty rating
+    text.push_str("303,1620,1620,19.73,19.73,0,,0.99,1603.8,5,92,\n"); // line 304: no target, empty rating
     let input = dir.path().join("in.csv");
     std::fs::write(&input, &text).unwrap();
     let model_path = dir.path().join("model.json");
@@ -196,19 +239,19 @@ fn scoring_streams_reports_bad_lines_and_writes_atomically() {
     let stdout = String::from_utf8_lossy(&skip.stdout);
     assert!(stdout.contains("scored 301 rows") && stdout.contains("skipped 2 bad rows"), "{stdout}");
     let stderr = String::from_utf8_lossy(&skip.stderr);
-    assert!(stderr.contains("line 302:") && stderr.contains("line 303: expected 11 or 12 columns"), "{stderr}");
+    assert!(
+        stderr.contains("line 302:") && stderr.contains("line 303: expected 12 fields (as the header), found 3"),
+        "{stderr}"
+    );
     let scores = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = scores.lines().collect();
-    assert_eq!(lines[0], "id,p_0,p_1,predicted");
+    assert_eq!(lines[0], "ID,p_0,p_1,predicted");
     assert_eq!(lines.len(), 302);
     assert!(lines[301].starts_with("303,"), "{}", lines[301]);
     // the streamed scores equal the library's on the same rows: check one row by hand
     let saved = SavedModel::read(&model_path).unwrap();
     let row: Vec<f64> = text.lines().nth(1).unwrap().split(',').skip(1).take(10).map(|v| v.parse().unwrap()).collect();
-    let scaler = match &saved.preprocessing {
-        propensity::saved::Preprocessing::Audiobooks { scaler, .. } => scaler.clone(),
-        _ => unreachable!(),
-    };
+    let scaler = saved.preprocessing.pipeline.scaler.clone().unwrap();
     let x = scaler.transform(&ndarray::Array2::from_shape_vec((1, 10), row).unwrap()).unwrap().mapv(|v| v as f32);
     let p = model.predict_proba(&x).unwrap();
     assert!(lines[1].starts_with(&format!("1,{:.6},{:.6},", p[[0, 0]], p[[0, 1]])), "{} vs {p}", lines[1]);

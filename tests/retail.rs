@@ -66,9 +66,20 @@ fn generated_files_clean_and_train_better_than_the_baseline_and_below_the_truth(
     let proba = fitted.model.predict_proba(prepared.test.inputs()).unwrap();
     let text = std::fs::read_to_string(&scores).unwrap();
     let first: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
-    assert_eq!(first[0], format!("{}:{}", file.custno[prepared.test_rows[0]], file.month[prepared.test_rows[0]]));
+    assert_eq!(text.lines().next().unwrap().split(',').take(2).collect::<Vec<_>>(), ["custno", "month"]);
+    assert_eq!(
+        first[..2],
+        [file.custno[prepared.test_rows[0]].to_string(), file.month[prepared.test_rows[0]].to_string()]
+    );
     for k in 0..6 {
-        assert!((first[1 + k].parse::<f32>().unwrap() - proba[(0, k)]).abs() < 1e-6);
+        assert!((first[2 + k].parse::<f32>().unwrap() - proba[(0, k)]).abs() < 1e-6);
+    }
+    // `evaluate` reads the six target columns and gives the report's per-category ROC AUCs
+    let e = propensity::loaded::LoadedModel::read(&model_path).unwrap().evaluate(&test_csv).unwrap();
+    assert_eq!((e.kind, e.rows, e.scores.len()), ("multi-label", prepared.test.len(), 6));
+    for (k, (_, s)) in e.scores.iter().enumerate() {
+        let propensity::task::Scores::Binary { auc, .. } = s else { panic!("binary per label") };
+        assert!((auc - report.model.auc[k]).abs() < 1e-9, "{k}: {auc} vs {}", report.model.auc[k]);
     }
 }
 

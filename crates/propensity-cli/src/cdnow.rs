@@ -169,9 +169,9 @@ fn churn(args: ChurnArgs) -> Result<()> {
     c.write_csv(args.out.join("customers.csv"))?;
     write_json(&args.out.join("churn.json"), &serde_json::json!({ "config": cfg, "scores": rows }))?;
     println!(
-        "final model: {} epochs (best {:?}); wrote model.json, history.json, churn.json and customers.csv to {}",
+        "final model: {} epochs{}; wrote model.json, history.json, churn.json and customers.csv to {}",
         history.epochs_run(),
-        history.best_epoch,
+        history.best_epoch.map_or(String::new(), |b| format!(" (best epoch {b})")),
         args.out.display()
     );
     Ok(())

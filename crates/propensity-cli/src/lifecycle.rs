@@ -1,4 +1,4 @@
-//! `propensity score`, `explain`, `runs` and `generate`.
+//! `propensity score`, `evaluate`, `explain`, `runs` and `generate`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -7,17 +7,17 @@ use anyhow::{bail, Context, Result};
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 use propensity::calibration::{calibrate, calibration_table, reliability_plot};
 use propensity::importance::{accuracy_importance, importance_plot, importance_table};
-use propensity::model::Model;
+use propensity::loaded::LoadedModel;
 use propensity::network::Head;
 use propensity::runs::{read_records, records_plot, records_table, Interval};
-use propensity::saved::SavedModel;
+use propensity::saved::Labelled;
 use propensity::score::{score_csv, ScoreOptions};
 
 use crate::DatasetArg;
 
 #[derive(clap::Args)]
 pub struct ScoreArgs {
-    /// A model.json written by `propensity train`, `audiobooks`, `shopping`, `retail train` or `cdnow churn`.
+    /// Any model.json this tool wrote (`train`, `audiobooks`, `shopping`, `retail train`, `cdnow churn`/`ltv`, `clickstream`).
     #[arg(long)]
     model: PathBuf,
     /// Customers to score: the training CSV's columns, target column optional.
@@ -73,11 +73,12 @@ pub fn score(args: ScoreArgs) -> Result<()> {
 
 #[derive(clap::Args)]
 pub struct ExplainArgs {
-    /// A model.json written by `propensity train`, `audiobooks`, `shopping`, `retail train` or `cdnow churn`.
+    /// Any model.json this tool wrote.
     #[arg(long)]
     model: PathBuf,
-    /// Labelled rows: a raw CSV of the model's dataset (the saved preprocessing is applied), or
-    /// a model-ready .npz such as the test split the training command wrote.
+    /// Labelled rows: a CSV with the model's columns and target (the saved preprocessing is
+    /// applied), or for a classifier a model-ready .npz such as the test split a training
+    /// command wrote.
     #[arg(long)]
     data: PathBuf,
     /// Permutations per feature.
@@ -86,48 +87,72 @@ pub struct ExplainArgs {
     /// Seed of the permutations.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Folder for importance.svg and reliability.svg.
+    /// Folder for importance.svg (and a classifier's reliability.svg).
     #[arg(long, default_value = "out/explain")]
     out: PathBuf,
 }
 
 pub fn explain(args: ExplainArgs) -> Result<()> {
-    let saved = SavedModel::read(&args.model)?;
-    let data = if args.data.extension().is_some_and(|e| e == "npz") {
-        propensity::Dataset::load_npz(&args.data)?
+    let loaded = LoadedModel::read(&args.model)?;
+    let npz = args.data.extension().is_some_and(|e| e == "npz");
+    let (importance, proba_targets) = if npz {
+        if loaded.model.network().head != Head::Softmax {
+            bail!(
+                "a model-ready .npz holds classes; {} is a {}",
+                args.model.display(),
+                loaded.saved.preprocessing.kind()
+            );
+        }
+        let data = propensity::Dataset::load_npz(&args.data)?;
+        let groups = loaded.saved.preprocessing.feature_groups();
+        let imp = accuracy_importance(&loaded.model, &data, &groups, args.repeats, args.seed)?;
+        (imp, Some((loaded.model.predict_proba(data.inputs())?, data.targets().to_vec())))
     } else {
-        saved.dataset_from_csv(&args.data)?
+        let imp = loaded.importance(&args.data, args.repeats, args.seed)?;
+        let classes = match loaded.labelled(&args.data)? {
+            Labelled::Classes(d) => Some((loaded.model.predict_proba(d.inputs())?, d.targets().to_vec())),
+            _ => None,
+        };
+        (imp, classes)
     };
-    let groups = saved.preprocessing.feature_groups();
-    let m: Model = saved.model(&args.model)?;
-    if m.network().head != Head::Softmax {
-        bail!(
-            "explain works on classifiers; {} holds a {:?} network ({})",
-            args.model.display(),
-            m.network().head,
-            m.network()
-        );
-    }
-    let (importance, proba) =
-        (accuracy_importance(&m, &data, &groups, args.repeats, args.seed)?, m.predict_proba(data.inputs())?);
-    println!(
-        "{}",
-        importance_table(
-            &format!(
-                "Permutation importance on {} ({} rows, {} repeats)",
-                args.data.display(),
-                data.len(),
-                args.repeats
-            ),
-            &importance
-        )
-    );
-    let cal = calibrate(&proba, data.targets(), &saved.classes, 10)?;
-    println!("{}", calibration_table(&cal));
+    let effect = if npz { "drop in accuracy" } else { loaded.importance_effect() };
+    let caption = format!("Permutation importance on {} ({} repeats)", args.data.display(), args.repeats);
+    println!("{}", importance_table(&caption, effect, &importance));
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    importance_plot("Permutation feature importance", &importance)?.save(args.out.join("importance.svg"))?;
-    reliability_plot(&cal)?.save(args.out.join("reliability.svg"))?;
-    println!("wrote importance.svg and reliability.svg to {}", args.out.display());
+    importance_plot("Permutation feature importance", effect, &importance)?.save(args.out.join("importance.svg"))?;
+    if let Some((proba, targets)) = proba_targets {
+        let cal = calibrate(&proba, &targets, &loaded.saved.classes, 10)?;
+        println!("{}", calibration_table(&cal));
+        reliability_plot(&cal)?.save(args.out.join("reliability.svg"))?;
+        println!("wrote importance.svg and reliability.svg to {}", args.out.display());
+    } else {
+        println!("wrote importance.svg to {}", args.out.display());
+    }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct EvaluateArgs {
+    /// Any model.json this tool wrote.
+    #[arg(long)]
+    model: PathBuf,
+    /// Labelled rows: a CSV with the model's columns and target.
+    #[arg(long)]
+    data: PathBuf,
+    /// Also write the scores as JSON to this file.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+pub fn evaluate(args: EvaluateArgs) -> Result<()> {
+    let loaded = LoadedModel::read(&args.model)?;
+    let evaluation = loaded.evaluate(&args.data)?;
+    println!("{evaluation}");
+    if let Some(path) = &args.output {
+        let json = serde_json::to_string_pretty(&evaluation.scores)?;
+        propensity::io::write_bytes_atomic(path, json.as_bytes())?;
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }
 

@@ -50,9 +50,13 @@ enum Command {
     /// with baselines, plots and permutation importance, the model for `score` and `explain`.
     Train(train::TrainArgs),
     /// Score a CSV of customers with a saved model: per-class probabilities and the predicted
-    /// class, streamed in batches, written atomically.
+    /// class (or a regressor's amount), streamed in batches, written atomically.
     Score(lifecycle::ScoreArgs),
-    /// Permutation feature importance and calibration of a saved model on a labelled CSV.
+    /// Scores of a saved model on a labelled CSV: AUC, accuracy, confusion matrix (classifiers),
+    /// RMSE, MAE, R² (regressors), per-label scores (multi-label).
+    Evaluate(lifecycle::EvaluateArgs),
+    /// Permutation feature importance (and a classifier's calibration) of a saved model on a
+    /// labelled CSV.
     Explain(lifecycle::ExplainArgs),
     /// Show the run log as a table (and a plot of test accuracy per run).
     Runs(lifecycle::RunsArgs),
@@ -140,6 +144,7 @@ fn run() -> Result<()> {
         Command::Train(args) => train::train(args),
         Command::Score(args) => lifecycle::score(args),
         Command::Explain(args) => lifecycle::explain(args),
+        Command::Evaluate(args) => lifecycle::evaluate(args),
         Command::Runs(args) => lifecycle::runs(args),
         Command::Generate(args) => lifecycle::generate(args),
     }

@@ -176,7 +176,8 @@ fn train(args: TrainArgs) -> Result<()> {
     let mut trainer = Trainer::new(config.clone())?.callback(KerasLogger::stdout());
     let fitted = network::fit(&prepared, &mut trainer)?;
     let h = &fitted.history;
-    println!("{} epochs in {:.2} s (best epoch {:?})", h.epochs_run(), h.seconds, h.best_epoch);
+    let best = h.best_epoch.map_or(String::new(), |b| format!(" (best epoch {b})"));
+    println!("{} epochs in {:.2} s{best}", h.epochs_run(), h.seconds);
     let report = network::CategoryReport::evaluate(&fitted.model, &file, &prepared, truth(&dir)?.as_ref())?;
     println!("{report}");
     print_means(&report);

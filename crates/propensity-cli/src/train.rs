@@ -38,7 +38,7 @@ pub struct InitArgs {
     /// The column to predict.
     #[arg(long)]
     target: String,
-    /// Where to write the editable task file (JSON).
+    /// Where to write the editable task file: JSON, or TOML when the name ends in `.toml`.
     #[arg(long, default_value = "task.json")]
     output: PathBuf,
 }

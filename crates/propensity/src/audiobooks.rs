@@ -250,12 +250,28 @@ pub fn saved_model(
     prepared: &Prepared,
     card: crate::saved::ModelCard,
 ) -> crate::saved::SavedModel {
-    crate::saved::SavedModel::new(
-        model,
-        CLASSES.iter().map(|c| c.to_string()).collect(),
-        crate::saved::Preprocessing::Audiobooks { fill: prepared.fill.clone(), scaler: prepared.scaler.clone() },
-        card,
-    )
+    crate::saved::SavedModel::new(model, CLASSES.iter().map(|c| c.to_string()).collect(), preprocessing(prepared), card)
+}
+
+/// The fitted steps as the generic preprocessing: the ten inputs by name (an empty review
+/// rating → its training mean, other empty cells an error), standardized; `ID` identifies a row
+/// and `Targets` holds the class number.
+pub fn preprocessing(prepared: &Prepared) -> crate::saved::Preprocessing {
+    let mut pipeline = crate::pipeline::FittedPipeline::numeric(INPUTS, Some(prepared.scaler.clone()));
+    for f in &mut pipeline.features {
+        if let crate::pipeline::FittedFeature::Numeric { column, fill, .. } = f {
+            if column.as_str() == REVIEW_RATING {
+                *fill = prepared.fill.means().first().copied();
+            }
+        }
+    }
+    crate::saved::Preprocessing {
+        pipeline,
+        id: vec![ID.to_string()],
+        target: vec![TARGET.to_string()],
+        labels: crate::saved::Labels::Codes,
+        regression: None,
+    }
 }
 
 /// Writes `rows` synthetic customers shaped like `table` (the bundled data), with a header.

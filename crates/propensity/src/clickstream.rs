@@ -551,8 +551,13 @@ fn saved_model(train: Rows, test: Rows, task: Task, cfg: &ClickConfig, data_file
     let (score, positive) = test_scores(&model, &scaler, &test)?;
     let auc = crate::classify::roc_auc(&score, &positive)?;
     let card = ModelCard::new(data_file, &cfg.train, serde_json::json!({ "test_auc": auc, "epochs": epochs }))?;
-    let pre =
-        Preprocessing::Features { id: task.id().into(), inputs: task.inputs(), target: task.target().into(), scaler };
+    let pre = Preprocessing {
+        pipeline: crate::pipeline::FittedPipeline::numeric(task.inputs(), Some(scaler)),
+        id: vec![task.id().into()],
+        target: vec![task.target().into()],
+        labels: crate::saved::Labels::Codes,
+        regression: None,
+    };
     Ok((SavedModel::new(&model, task.classes(), pre, card), test))
 }
 

@@ -151,7 +151,7 @@ fn correlation_ratio(values: &[Option<f64>], groups: &[Option<String>]) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
-    crate::cdnow::segments::eta_squared(&v, &labels).sqrt()
+    crate::metrics::eta_squared(&v, &labels).sqrt()
 }
 
 /// Cramér's V of two label columns (rows with both present).

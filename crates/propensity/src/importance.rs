@@ -86,18 +86,26 @@ pub fn accuracy_importance(
     })
 }
 
-/// Importances as a table.
-pub fn importance_table(caption: &str, imp: &[Importance]) -> HtmlTable {
-    let mut t = HtmlTable::new(caption, &["rank", "feature", "accuracy drop (mean)", "std"]);
+/// Importances as a table; `effect` names what a shuffle does to the score (`drop in
+/// accuracy`, `increase in RMSE`).
+///
+/// ```
+/// use propensity::importance::{importance_table, Importance};
+/// let imp = [Importance { feature: "visits".into(), mean: 0.05, std: 0.01 }];
+/// assert!(importance_table("Importance", "drop in accuracy", &imp).to_html().contains("<th>drop in accuracy (mean)</th>"));
+/// ```
+pub fn importance_table(caption: &str, effect: &str, imp: &[Importance]) -> HtmlTable {
+    let mut t = HtmlTable::new(caption, &["rank", "feature", &format!("{effect} (mean)"), "std"]);
     for (i, m) in imp.iter().enumerate() {
         t.push(vec![(i + 1).to_string(), m.feature.clone(), format!("{:.4}", m.mean), format!("{:.4}", m.std)]);
     }
     t
 }
 
-/// Importances as a bar chart.
-pub fn importance_plot(title: &str, imp: &[Importance]) -> Result<crate::plot::Svg> {
+/// Importances as a bar chart of the mean `effect` of shuffling each column (negative effects
+/// show as 0).
+pub fn importance_plot(title: &str, effect: &str, imp: &[Importance]) -> Result<crate::plot::Svg> {
     let names: Vec<String> = imp.iter().map(|m| m.feature.clone()).collect();
-    let values: Vec<f64> = imp.iter().map(|m| m.mean.max(0.0) * 100.0).collect();
-    crate::plot::hbar_chart(title, "accuracy drop when permuted, percentage points", &names, &values)
+    let values: Vec<f64> = imp.iter().map(|m| m.mean.max(0.0)).collect();
+    crate::plot::hbar_chart(title, &format!("{effect} when the column is shuffled"), &names, &values)
 }

@@ -37,6 +37,7 @@ mod error;
 pub mod importance;
 pub mod io;
 pub mod layers;
+pub mod loaded;
 pub mod losses;
 pub mod metrics;
 pub mod model;

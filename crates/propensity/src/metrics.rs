@@ -167,6 +167,32 @@ pub fn adjusted_rand_index(a: &[usize], b: &[usize]) -> Result<f64> {
     Ok((index - expected) / (max - expected))
 }
 
+/// Between-segment share of the variance of `kpi` (η², the R² of predicting the KPI by its segment
+/// mean); 0 for a constant KPI.
+///
+/// ```
+/// use propensity::metrics::eta_squared;
+/// // hand calculation: means 1 and 3 around 2; SSB = 4 · 1, SST = 4 + 2 · (0.5² · 2) … = 4 / 5
+/// assert!((eta_squared(&[0.5, 1.5, 2.5, 3.5], &[0, 0, 1, 1]) - 0.8).abs() < 1e-12);
+/// ```
+pub fn eta_squared(kpi: &[f64], labels: &[usize]) -> f64 {
+    let n = kpi.len() as f64;
+    let mu = kpi.iter().sum::<f64>() / n;
+    let sst: f64 = kpi.iter().map(|v| (v - mu).powi(2)).sum();
+    let k = labels.iter().max().map_or(0, |m| m + 1);
+    let (mut sum, mut count) = (vec![0.0; k], vec![0.0; k]);
+    for (&v, &l) in kpi.iter().zip(labels) {
+        sum[l] += v;
+        count[l] += 1.0;
+    }
+    let ssb: f64 = (0..k).filter(|&g| count[g] > 0.0).map(|g| count[g] * (sum[g] / count[g] - mu).powi(2)).sum();
+    if sst == 0.0 {
+        0.0
+    } else {
+        ssb / sst
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -479,6 +479,25 @@ impl FittedFeature {
 }
 
 impl FittedPipeline {
+    /// Numeric columns read as they are (an empty cell is an error), then `scaler` — the
+    /// shape of a model-ready feature file. Set a step's `fill` or `log1p` afterwards.
+    ///
+    /// ```
+    /// use propensity::pipeline::FittedPipeline;
+    /// let p = FittedPipeline::numeric(["visits", "spend"], None);
+    /// assert_eq!(p.feature_names(), ["visits", "spend"]);
+    /// ```
+    pub fn numeric<S: AsRef<str>>(
+        columns: impl IntoIterator<Item = S>,
+        scaler: Option<FittedScaler>,
+    ) -> FittedPipeline {
+        let features = columns
+            .into_iter()
+            .map(|c| FittedFeature::Numeric { column: c.as_ref().trim().to_string(), fill: None, log1p: false })
+            .collect();
+        FittedPipeline { features, scaler }
+    }
+
     /// Model inputs per row.
     pub fn width(&self) -> usize {
         self.features.iter().map(FittedFeature::width).sum()
@@ -521,8 +540,11 @@ impl FittedPipeline {
                     s.scale.len()
                 ));
             }
-            if s.mean.iter().any(|m| !m.is_finite()) || s.scale.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
-                return Err("the scaler needs finite means and positive scales".into());
+            if let Some(j) = s.mean.iter().position(|m| !m.is_finite()) {
+                return Err(format!("scaler mean {j} is not a finite number"));
+            }
+            if let Some(j) = s.scale.iter().position(|v| !(v.is_finite() && *v > 0.0)) {
+                return Err(format!("scaler scale {j} is not a positive number"));
             }
         }
         Ok(n)

@@ -7,309 +7,239 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::encode::{FittedOneHot, LabelEncoder};
 use crate::model::Model;
 use crate::network::{Head, Network};
-use crate::preprocess::{FittedMeanFill, FittedScaler};
+use crate::pipeline::FittedPipeline;
 use crate::train::TrainConfig;
 use crate::{Error, Result};
 
-/// The file format tag; files with another tag are refused. Version 2 describes the network by
-/// data ([`Network`]) where version 1 named a compiled-in architecture.
-pub const FORMAT: &str = "propensity-model/2";
+/// The file format tag; files with another tag are refused. Version 3 keeps one generic
+/// preprocessing ([`Preprocessing`]) for every model, where version 2 named its dataset.
+pub const FORMAT: &str = "propensity-model/3";
 
-/// How raw rows of the dataset become model inputs.
+/// How raw rows become model inputs, which columns identify a row, and how a labelled file's
+/// target reads — one description for every model the crate writes. The seed datasets build
+/// theirs from their fitted state (each dataset module has a `preprocessing` function); `propensity train`
+/// fits one from a task ([`crate::task`]).
+///
+/// ```
+/// use propensity::pipeline::FittedPipeline;
+/// use propensity::saved::{Labels, Preprocessing};
+/// let pre = Preprocessing {
+///     pipeline: FittedPipeline::numeric(["visits", "spend"], None),
+///     id: vec!["customer".into()],
+///     target: vec!["bought".into()],
+///     labels: Labels::Codes,
+///     regression: None,
+/// };
+/// assert_eq!(pre.width(), Ok(2));
+/// assert_eq!(pre.feature_groups()[1], ("spend".to_string(), vec![1]));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "dataset", rename_all = "snake_case")]
-pub enum Preprocessing {
-    /// Audiobooks: fill missing review ratings, standardize the 10 inputs.
-    Audiobooks {
-        /// Mean review rating for empty cells.
-        fill: FittedMeanFill,
-        /// Standardization of the 10 inputs.
-        scaler: FittedScaler,
+#[serde(deny_unknown_fields)]
+pub struct Preprocessing {
+    /// The fitted feature steps and scaler.
+    pub pipeline: FittedPipeline,
+    /// Columns that identify a row, copied before the scores (empty: the line number).
+    #[serde(default)]
+    pub id: Vec<String>,
+    /// The target column (optional when scoring); a multi-label model's columns, one per output.
+    pub target: Vec<String>,
+    /// How a target cell reads as a class.
+    #[serde(default)]
+    pub labels: Labels,
+    /// A regressor's target scale (`None` for a classifier).
+    #[serde(default)]
+    pub regression: Option<Standardized>,
+}
+
+/// How a classifier's target cell names its class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Labels {
+    /// The cell is the class name (`Online`, `yes`).
+    #[default]
+    Names,
+    /// The cell is the class index (`0`, `1`).
+    Codes,
+    /// The cell is a count: 0 is the first class, above 0 the second (holdout purchases → bought).
+    Positive,
+}
+
+impl Labels {
+    /// The class index of a target cell among `classes`, or what was expected.
+    ///
+    /// ```
+    /// use propensity::saved::Labels;
+    /// let classes = ["no".to_string(), "yes".to_string()];
+    /// assert_eq!(Labels::Names.class("yes", &classes), Ok(1));
+    /// assert_eq!(Labels::Codes.class("0", &classes), Ok(0));
+    /// assert_eq!(Labels::Positive.class("3", &classes), Ok(1));
+    /// assert!(Labels::Codes.class("2", &classes).is_err());
+    /// ```
+    pub fn class(self, cell: &str, classes: &[String]) -> std::result::Result<usize, String> {
+        let number = || cell.parse::<f64>().ok().filter(|v| v.is_finite());
+        match self {
+            Labels::Names => classes
+                .iter()
+                .position(|k| k == cell)
+                .ok_or_else(|| format!("expected one of the classes {classes:?}, found {cell:?}")),
+            Labels::Codes => number()
+                .filter(|v| v.fract() == 0.0 && *v >= 0.0 && *v < classes.len() as f64)
+                .map(|v| v as usize)
+                .ok_or_else(|| format!("expected a class number 0 to {}, found {cell:?}", classes.len() - 1)),
+            Labels::Positive => number()
+                .filter(|v| *v >= 0.0)
+                .map(|v| usize::from(v > 0.0))
+                .ok_or_else(|| format!("expected a count ≥ 0, found {cell:?}")),
+        }
+    }
+}
+
+/// The rows of a labelled file, model-ready, with targets as the model reads them.
+#[derive(Debug, Clone)]
+pub enum Labelled {
+    /// A classifier's inputs and classes.
+    Classes(crate::Dataset),
+    /// A regressor's inputs and amounts.
+    Amounts {
+        /// Inputs, one row per record.
+        x: ndarray::Array2<f32>,
+        /// The target amounts.
+        y: Vec<f64>,
     },
-    /// Shopping: one-hot `gender` and `city_tier`, standardize the 28 inputs.
-    Shopping {
-        /// Levels of the categorical columns.
-        onehot: FittedOneHot,
-        /// Class names of the target.
-        labels: LabelEncoder,
-        /// Standardization of the 28 inputs.
-        scaler: FittedScaler,
-    },
-    /// Retail next category: the modelling file's 62 inputs ([`crate::retail::features`]),
-    /// standardized; six independent category outputs.
-    Retail {
-        /// Standardization of the 62 inputs, fitted on the training customers.
-        scaler: FittedScaler,
-    },
-    /// CDNOW churn: the 17 calibration features of a customer file
-    /// ([`crate::cdnow::Customers::write_csv`]), `log1p` and standardized.
-    Cdnow {
-        /// The input transform fitted on the training customers.
-        transform: crate::cdnow::models::InputTransform,
-    },
-    /// CDNOW holdout spend (a regressor): the churn model's inputs; the network predicts the
-    /// standardized target, scored as `target.inverse(output · sd + mean)` dollars.
-    CdnowSpend {
-        /// The input transform fitted on the training customers.
-        transform: crate::cdnow::models::InputTransform,
-        /// The training target (dollars or log(1 + dollars)).
-        target: crate::cdnow::models::SpendTarget,
-        /// Mean of the target over the training customers.
-        mean: f64,
-        /// Its standard deviation.
-        sd: f64,
-    },
-    /// A model-ready feature file: an id column, named numeric inputs (standardized with `scaler`)
-    /// and an optional 0/1 target column — the clickstream conversion and churn rows.
-    Features {
-        /// The id column's name.
-        id: String,
-        /// Input column names, in model order.
-        inputs: Vec<String>,
-        /// The target column's name (optional when scoring).
-        target: String,
-        /// Standardization of the inputs, fitted on the training rows.
-        scaler: FittedScaler,
-    },
-    /// Any table: the generic feature pipeline ([`crate::pipeline`]) a task trained
-    /// (`propensity train`, [`crate::task`]).
-    Pipeline {
-        /// The fitted steps.
-        pipeline: crate::pipeline::FittedPipeline,
-        /// The id column passed through to scores (`None`: the line number).
-        id: Option<String>,
-        /// The target column (optional when scoring).
-        target: String,
-        /// A regressor's standardized target (`None` for a classifier).
-        regression: Option<Standardized>,
+    /// A multi-label model's inputs and 0/1 labels (one column per output).
+    Labels {
+        /// Inputs, one row per record.
+        x: ndarray::Array2<f32>,
+        /// The labels.
+        y: ndarray::Array2<bool>,
     },
 }
 
-/// The mean and standard deviation a regressor's target was standardized with.
+impl Labelled {
+    /// The inputs.
+    pub fn inputs(&self) -> &ndarray::Array2<f32> {
+        match self {
+            Labelled::Classes(d) => d.inputs(),
+            Labelled::Amounts { x, .. } | Labelled::Labels { x, .. } => x,
+        }
+    }
+}
+
+/// How a regressor's network output becomes the predicted amount: `output · sd + mean`, then
+/// `exp(v) − 1` for a target trained on `log(1 + amount)`, then at least `floor`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Standardized {
     /// Training mean.
     pub mean: f64,
     /// Training population standard deviation (positive).
     pub sd: f64,
+    /// The network learned `log(1 + amount)`.
+    #[serde(default)]
+    pub log1p: bool,
+    /// The smallest amount (e.g. 0 for spend).
+    #[serde(default)]
+    pub floor: Option<f64>,
 }
 
-impl Preprocessing {
-    /// The dataset's name.
-    pub fn dataset(&self) -> &'static str {
-        match self {
-            Preprocessing::Audiobooks { .. } => "audiobooks",
-            Preprocessing::Shopping { .. } => "shopping",
-            Preprocessing::Retail { .. } => "retail",
-            Preprocessing::Cdnow { .. } | Preprocessing::CdnowSpend { .. } => "cdnow",
-            Preprocessing::Features { .. } => "features",
-            Preprocessing::Pipeline { .. } => "pipeline",
-        }
-    }
-
-    /// For a regressor: the predicted amount and how the network's output maps to it; `None` for
-    /// classifiers.
-    pub fn regression(&self) -> Option<RegressionOutput> {
-        match self {
-            Preprocessing::CdnowSpend { target, mean, sd, .. } => {
-                Some(RegressionOutput { name: "spend".into(), target: Some(*target), mean: *mean, sd: *sd })
-            }
-            Preprocessing::Pipeline { target, regression: Some(r), .. } => {
-                Some(RegressionOutput { name: target.clone(), target: None, mean: r.mean, sd: r.sd })
-            }
-            _ => None,
-        }
+impl Standardized {
+    /// The amount for one network output.
+    ///
+    /// ```
+    /// use propensity::saved::Standardized;
+    /// let s = Standardized { mean: 1.0, sd: 2.0, log1p: true, floor: Some(0.0) };
+    /// assert_eq!(s.amount(-0.5), 0.0);
+    /// assert!((s.amount(0.5) - (2f64.exp() - 1.0)).abs() < 1e-12);
+    /// ```
+    pub fn amount(&self, output: f32) -> f64 {
+        let v = f64::from(output) * self.sd + self.mean;
+        let v = if self.log1p { v.exp_m1() } else { v };
+        self.floor.map_or(v, |f| v.max(f))
     }
 }
 
 impl Preprocessing {
+    /// `regressor`, `multi-label` or `classifier`, for messages.
+    pub fn kind(&self) -> &'static str {
+        if self.regression.is_some() {
+            "regressor"
+        } else if self.target.len() > 1 {
+            "multi-label"
+        } else {
+            "classifier"
+        }
+    }
+
     /// The number of model inputs the preprocessing produces, after checking that its fitted
-    /// state is complete (one scale per mean, finite positive scales, the dataset's fixed
-    /// columns), so that a hand-edited file is refused before any row is scored.
+    /// state is complete (see [`FittedPipeline::check`]), that there is a target column, and
+    /// that a regressor has one target with a finite scale — so that a hand-edited file is
+    /// refused before any row is scored.
     pub fn width(&self) -> std::result::Result<usize, String> {
-        if let Preprocessing::Pipeline { pipeline, regression, .. } = self {
-            if let Some(r) = regression {
-                if !(r.mean.is_finite() && r.sd.is_finite() && r.sd > 0.0) {
-                    return Err(format!("the target scale needs a finite mean and a positive sd, found {r:?}"));
-                }
+        if self.target.is_empty() || self.target.iter().any(|t| t.trim().is_empty()) {
+            return Err(format!("the target needs one or more column names, found {:?}", self.target));
+        }
+        if let Some(r) = &self.regression {
+            if !(r.mean.is_finite() && r.sd.is_finite() && r.sd > 0.0) {
+                return Err(format!("the target scale needs a finite mean and a positive sd, found {r:?}"));
             }
-            return pipeline.check();
-        }
-        let scaler = match self {
-            Preprocessing::Pipeline { .. } => unreachable!("handled above"),
-            Preprocessing::Audiobooks { scaler, .. }
-            | Preprocessing::Shopping { scaler, .. }
-            | Preprocessing::Retail { scaler }
-            | Preprocessing::Features { scaler, .. } => scaler,
-            Preprocessing::Cdnow { transform } | Preprocessing::CdnowSpend { transform, .. } => &transform.scaler,
-        };
-        let n = scaler.mean.len();
-        if scaler.scale.len() != n {
-            return Err(format!("the scaler has {n} means and {} scales", scaler.scale.len()));
-        }
-        if let Some(j) = scaler.mean.iter().position(|m| !m.is_finite()) {
-            return Err(format!("scaler mean {j} is not a finite number"));
-        }
-        if let Some(j) = scaler.scale.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
-            return Err(format!("scaler scale {j} is not a positive number"));
-        }
-        let expected = match self {
-            Preprocessing::Audiobooks { fill, .. } => {
-                if fill.means().len() != 1 || !fill.means()[0].is_finite() {
-                    return Err(format!(
-                        "the audiobooks fill needs one finite mean (for `{}`), found {:?}",
-                        crate::audiobooks::REVIEW_RATING,
-                        fill.means()
-                    ));
-                }
-                crate::audiobooks::INPUTS.len()
+            if self.target.len() != 1 {
+                return Err(format!("a regressor has one target column, found {:?}", self.target));
             }
-            Preprocessing::Shopping { onehot, labels, .. } => {
-                if onehot.columns.len() != crate::shopping::CATEGORICAL.len()
-                    || onehot.columns.iter().any(|(_, levels)| levels.is_empty())
-                {
-                    return Err(format!(
-                        "the shopping one-hot encoder needs levels for {:?}",
-                        crate::shopping::CATEGORICAL
-                    ));
-                }
-                if labels.classes().is_empty() {
-                    return Err("the shopping label encoder has no classes".into());
-                }
-                crate::shopping::NUMERIC.len() + onehot.columns.iter().map(|(_, l)| l.len()).sum::<usize>()
-            }
-            Preprocessing::Retail { .. } => crate::retail::features::INPUTS,
-            Preprocessing::Cdnow { .. } | Preprocessing::CdnowSpend { .. } => crate::cdnow::FEATURES.len(),
-            Preprocessing::Features { inputs, .. } => inputs.len(),
-            Preprocessing::Pipeline { .. } => unreachable!("handled above"),
-        };
-        if n != expected {
-            return Err(format!("the {} scaler has {n} columns, expected {expected}", self.dataset()));
         }
-        Ok(n)
+        self.pipeline.check()
     }
 
-    /// Reads a labelled CSV and applies the preprocessing (`classes` names the target's values,
-    /// see [`SavedModel::dataset_from_csv`]).
-    fn labelled(&self, path: impl AsRef<Path>, classes: &[String]) -> Result<crate::Dataset> {
-        match self {
-            Preprocessing::Audiobooks { fill, scaler } => {
-                let table = fill.transform(&crate::audiobooks::read_csv(path)?)?;
-                let (x, y) = crate::audiobooks::features_and_targets(&table)?;
-                crate::Dataset::from_f64(&scaler.transform(&x)?, y)
+    /// Reads a labelled CSV (with a header row) and applies the preprocessing: the inputs of
+    /// the rows whose target is not empty, with their targets as the model's kind reads them.
+    /// A cell that does not read is an error naming file, line and column.
+    pub fn read_labelled(&self, path: impl AsRef<Path>, classes: &[String]) -> Result<Labelled> {
+        let table = crate::table::TextTable::read_csv(path)?;
+        let cols = self.target.iter().map(|t| table.position(t)).collect::<Result<Vec<usize>>>()?;
+        let rows: Vec<usize> =
+            (0..table.rows()).filter(|&i| cols.iter().all(|&j| !table.cell(i, j).is_empty())).collect();
+        let x = self.pipeline.transform_rows(&table, &rows)?.mapv(|v| v as f32);
+        let number = |i: usize, j: usize| -> Result<f64> {
+            let c = table.cell(i, j);
+            c.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| table.cell_error(i, j, format!("expected a number, found {c:?}")))
+        };
+        Ok(match self.kind() {
+            "regressor" => {
+                let y = rows.iter().map(|&i| number(i, cols[0])).collect::<Result<Vec<f64>>>()?;
+                Labelled::Amounts { x, y }
             }
-            Preprocessing::Shopping { onehot, labels, scaler } => {
-                let table = crate::shopping::read_csv(path)?;
-                let numeric = table.to_matrix(&crate::shopping::NUMERIC)?;
-                let dummies = onehot.transform(&table)?;
-                let x = ndarray::concatenate(ndarray::Axis(1), &[numeric.view(), dummies.view()]).expect("same rows");
-                crate::Dataset::from_f64(&scaler.transform(&x)?, labels.transform(&table, crate::shopping::TARGET)?)
-            }
-            Preprocessing::Retail { .. } => Err(Error::Data(
-                "the retail model is multi-label; evaluate it with `propensity retail evaluate` \
-                 (retail::network::CategoryReport)"
-                    .into(),
-            )),
-            Preprocessing::Cdnow { transform } => {
-                let c = crate::cdnow::Customers::read_csv(path, crate::cdnow::Protocol::default())?;
-                let y = c.rows.iter().map(|r| usize::from(r.bought_in_holdout())).collect();
-                crate::Dataset::from_f64(&transform.transform(&c.features())?, y)
-            }
-            Preprocessing::CdnowSpend { .. } => Err(Error::Data(
-                "the spend model is a regressor; evaluate it with `propensity cdnow ltv` \
-                 (ranking::RegressionScores)"
-                    .into(),
-            )),
-            Preprocessing::Features { inputs, target, scaler, .. } => {
-                let path = path.as_ref();
-                let table = crate::eda::infer_csv(path)?;
-                let names: Vec<&str> = inputs.iter().map(String::as_str).collect();
-                let x = scaler.transform(&table.to_matrix(&names)?)?;
-                let t = table.require(target)?;
-                let mut y = Vec::with_capacity(t.values.len());
-                for (i, v) in t.values.iter().enumerate() {
-                    match v {
-                        Some(v) if *v == 0.0 || *v == 1.0 => y.push(*v as usize),
-                        _ => return Err(table.cell_error(i, target, format!("expected 0 or 1, found {v:?}"))),
+            "multi-label" => {
+                let mut y = ndarray::Array2::from_elem((rows.len(), cols.len()), false);
+                for (r, &i) in rows.iter().enumerate() {
+                    for (k, &j) in cols.iter().enumerate() {
+                        y[[r, k]] = match number(i, j)? {
+                            v if v == 0.0 || v == 1.0 => v == 1.0,
+                            v => return Err(table.cell_error(i, j, format!("expected 0 or 1, found {v}"))),
+                        };
                     }
                 }
-                crate::Dataset::from_f64(&x, y)
+                Labelled::Labels { x, y }
             }
-            Preprocessing::Pipeline { regression: Some(_), .. } => Err(Error::Data(
-                "the model is a regressor; its test scores are in the report `propensity train` wrote".into(),
-            )),
-            Preprocessing::Pipeline { pipeline, target, regression: None, .. } => {
-                // rows without a target are left out, as in training
-                let table = crate::table::TextTable::read_csv(path)?;
-                let j = table.position(target)?;
-                let rows: Vec<usize> = (0..table.rows()).filter(|&i| !table.cell(i, j).is_empty()).collect();
-                let x = pipeline.transform_rows(&table, &rows)?;
+            _ => {
                 let y = rows
                     .iter()
                     .map(|&i| {
-                        let c = table.cell(i, j);
-                        classes.iter().position(|k| k == c).ok_or_else(|| {
-                            table.cell_error(i, j, format!("expected one of the classes {classes:?}, found {c:?}"))
-                        })
+                        self.labels.class(table.cell(i, cols[0]), classes).map_err(|m| table.cell_error(i, cols[0], m))
                     })
                     .collect::<Result<Vec<usize>>>()?;
-                crate::Dataset::from_f64(&x, y)
+                Labelled::Classes(crate::Dataset::new(x, y)?)
             }
-        }
+        })
     }
 
     /// Names and input columns of each raw feature, for permutation importance (the one-hot
     /// columns of a categorical form one group).
     pub fn feature_groups(&self) -> Vec<(String, Vec<usize>)> {
-        match self {
-            Preprocessing::Audiobooks { .. } => {
-                crate::audiobooks::INPUTS.iter().enumerate().map(|(i, n)| (n.trim().to_string(), vec![i])).collect()
-            }
-            Preprocessing::Shopping { onehot, .. } => {
-                let mut g: Vec<(String, Vec<usize>)> =
-                    crate::shopping::NUMERIC.iter().enumerate().map(|(i, n)| (n.to_string(), vec![i])).collect();
-                let mut k = crate::shopping::NUMERIC.len();
-                for (name, levels) in &onehot.columns {
-                    g.push((name.clone(), (k..k + levels.len()).collect()));
-                    k += levels.len();
-                }
-                g
-            }
-            Preprocessing::Retail { .. } => {
-                crate::retail::features::input_names().into_iter().enumerate().map(|(i, n)| (n, vec![i])).collect()
-            }
-            Preprocessing::Cdnow { .. } | Preprocessing::CdnowSpend { .. } => {
-                crate::cdnow::FEATURES.iter().enumerate().map(|(i, n)| (n.to_string(), vec![i])).collect()
-            }
-            Preprocessing::Features { inputs, .. } => {
-                inputs.iter().enumerate().map(|(i, n)| (n.clone(), vec![i])).collect()
-            }
-            Preprocessing::Pipeline { pipeline, .. } => pipeline.feature_groups(),
-        }
-    }
-}
-
-/// How a regressor's output becomes the predicted amount: `target.inverse(output · sd + mean)`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RegressionOutput {
-    /// The amount's name (the scorer's column is `predicted_<name>`).
-    pub name: String,
-    /// The training scale of a spend target (`None`: the standardized value itself).
-    pub target: Option<crate::cdnow::models::SpendTarget>,
-    /// Mean of the standardized target.
-    pub mean: f64,
-    /// Standard deviation of the standardized target.
-    pub sd: f64,
-}
-
-impl RegressionOutput {
-    /// The amount for one network output.
-    pub fn amount(&self, output: f32) -> f64 {
-        let v = f64::from(output) * self.sd + self.mean;
-        self.target.map_or(v, |t| t.inverse(v))
+        self.pipeline.feature_groups()
     }
 }
 
@@ -437,31 +367,27 @@ impl SavedModel {
         if let Some(c) = self.classes.iter().find(|c| c.trim().is_empty()) {
             return Err(format!("an empty class name ({c:?})"));
         }
-        let regression = self.preprocessing.regression().is_some();
-        if regression != (self.network.head == Head::Linear) {
-            return Err(format!(
-                "its {} preprocessing is for a {}, the network's head is {:?}",
-                self.preprocessing.dataset(),
-                if regression { "regressor" } else { "classifier" },
-                self.network.head
-            ));
+        let kind = self.preprocessing.kind();
+        let head = match kind {
+            "regressor" => Head::Linear,
+            "multi-label" => Head::Sigmoid,
+            _ => Head::Softmax,
+        };
+        if self.network.head != head {
+            return Err(format!("its preprocessing is for a {kind}, the network's head is {:?}", self.network.head));
         }
         let width = self.preprocessing.width()?;
-        if width != self.network.inputs {
+        if kind == "multi-label" && self.preprocessing.target.len() != self.network.outputs {
             return Err(format!(
-                "its {} preprocessing gives {width} inputs, the network takes {}",
-                self.preprocessing.dataset(),
-                self.network.inputs
+                "{} target columns for the {} outputs of the multi-label network",
+                self.preprocessing.target.len(),
+                self.network.outputs
             ));
         }
+        if width != self.network.inputs {
+            return Err(format!("its preprocessing gives {width} inputs, the network takes {}", self.network.inputs));
+        }
         Ok(())
-    }
-
-    /// Reads a labelled CSV of the model's data and applies the saved preprocessing: the
-    /// model-ready rows with their targets (for evaluation, importance and calibration on new
-    /// data). Regressors and the multi-label retail model are evaluated by their own reports.
-    pub fn dataset_from_csv(&self, path: impl AsRef<Path>) -> Result<crate::Dataset> {
-        self.preprocessing.labelled(path, &self.classes)
     }
 
     /// The network with its weights (`path` names the file in errors).
@@ -476,15 +402,16 @@ impl SavedModel {
 /// ```
 /// use propensity::model::Model;
 /// use propensity::saved::{load, ModelCard, Preprocessing, SavedModel};
-/// use propensity::preprocess::{MeanFill, StandardScaler};
+/// use propensity::pipeline::FittedPipeline;
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("m.json");
-/// let model = Model::new(&propensity::audiobooks::network(), 3).unwrap();
-/// let t = propensity::table::Table::new("m", vec![propensity::table::Column {
-///     name: "Review ?/10".into(), values: vec![Some(9.0)] }]).unwrap();
-/// let pre = Preprocessing::Audiobooks {
-///     fill: MeanFill::fit(&t, &["Review ?/10"]).unwrap(),
-///     scaler: StandardScaler::fit(&ndarray::Array2::zeros((2, 10))).unwrap(),
+/// let model = Model::new(&propensity::network::Network::mlp(2, &[4], 2, propensity::network::Head::Softmax), 3).unwrap();
+/// let pre = Preprocessing {
+///     pipeline: FittedPipeline::numeric(["visits", "spend"], None),
+///     id: vec![],
+///     target: vec!["bought".into()],
+///     labels: Default::default(),
+///     regression: None,
 /// };
 /// let card = ModelCard { data_file: "x.csv".into(), data_sha256: String::new(), created: String::new(),
 ///     crate_version: String::new(), config: Default::default(), metrics: serde_json::Value::Null };

@@ -11,8 +11,8 @@ use std::time::Instant;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::model::Model;
-use crate::saved::{Preprocessing, SavedModel};
+use crate::loaded::LoadedModel;
+use crate::saved::Preprocessing;
 use crate::{Error, Result};
 
 /// Scoring options.
@@ -45,239 +45,95 @@ pub struct ScoreSummary {
     pub seconds: f64,
 }
 
-/// Turns one raw CSV record into model inputs (already scaled).
-enum RowEncoder {
-    Audiobooks {
-        review_fill: f64,
-        mean: Vec<f64>,
-        scale: Vec<f64>,
-    },
-    Shopping {
-        levels: Vec<Vec<String>>,
-        mean: Vec<f64>,
-        scale: Vec<f64>,
-    },
-    Retail {
-        mean: Vec<f64>,
-        scale: Vec<f64>,
-    },
-    Cdnow {
-        log1p: bool,
-        mean: Vec<f64>,
-        scale: Vec<f64>,
-    },
-    Features {
-        columns: Vec<String>,
-        mean: Vec<f64>,
-        scale: Vec<f64>,
-    },
-    /// The generic pipeline reads columns by name: the file's header row binds them.
-    Pipeline {
-        pipeline: crate::pipeline::FittedPipeline,
-        id: Option<String>,
-        bound: Option<Bound>,
-        scratch: Vec<f64>,
-    },
+/// Turns one raw CSV record into model inputs (already scaled): the saved pipeline reads
+/// columns by name, so the file's header row binds them first.
+struct RowEncoder {
+    pipeline: crate::pipeline::FittedPipeline,
+    id: Vec<String>,
+    bound: Option<Bound>,
+    scratch: Vec<f64>,
 }
 
 /// Where the pipeline's columns are in the file being scored.
 struct Bound {
     positions: Vec<usize>,
-    id: Option<usize>,
+    id: Vec<usize>,
     fields: usize,
 }
 
 impl RowEncoder {
     fn new(pre: &Preprocessing) -> RowEncoder {
-        match pre {
-            Preprocessing::Audiobooks { fill, scaler } => RowEncoder::Audiobooks {
-                review_fill: fill.means()[0],
-                mean: scaler.mean.clone(),
-                scale: scaler.scale.clone(),
-            },
-            Preprocessing::Shopping { onehot, scaler, .. } => RowEncoder::Shopping {
-                levels: onehot.columns.iter().map(|c| c.1.clone()).collect(),
-                mean: scaler.mean.clone(),
-                scale: scaler.scale.clone(),
-            },
-            Preprocessing::Retail { scaler } => {
-                RowEncoder::Retail { mean: scaler.mean.clone(), scale: scaler.scale.clone() }
-            }
-            Preprocessing::Features { id, inputs, target, scaler } => RowEncoder::Features {
-                columns: std::iter::once(id).chain(inputs).chain(std::iter::once(target)).cloned().collect(),
-                mean: scaler.mean.clone(),
-                scale: scaler.scale.clone(),
-            },
-            Preprocessing::Pipeline { pipeline, id, .. } => {
-                RowEncoder::Pipeline { pipeline: pipeline.clone(), id: id.clone(), bound: None, scratch: vec![] }
-            }
-            Preprocessing::Cdnow { transform } | Preprocessing::CdnowSpend { transform, .. } => RowEncoder::Cdnow {
-                log1p: transform.log1p,
-                mean: transform.scaler.mean.clone(),
-                scale: transform.scaler.scale.clone(),
-            },
-        }
+        RowEncoder { pipeline: pre.pipeline.clone(), id: pre.id.clone(), bound: None, scratch: vec![] }
     }
 
     /// Inputs per row after encoding.
     fn width(&self) -> usize {
-        match self {
-            RowEncoder::Audiobooks { mean, .. }
-            | RowEncoder::Shopping { mean, .. }
-            | RowEncoder::Retail { mean, .. }
-            | RowEncoder::Cdnow { mean, .. }
-            | RowEncoder::Features { mean, .. } => mean.len(),
-            RowEncoder::Pipeline { pipeline, .. } => pipeline.width(),
-        }
+        self.pipeline.width()
     }
 
-    /// For the generic pipeline: binds its columns to the positions in the file's `header`
-    /// (the first record); `Ok(false)` for encoders with a fixed column order.
-    fn bind(&mut self, header: &csv::StringRecord) -> std::result::Result<bool, String> {
-        let RowEncoder::Pipeline { pipeline, id, bound, .. } = self else { return Ok(false) };
+    /// Binds the pipeline's columns and the id columns to their positions in the file's
+    /// `header` (the first record).
+    fn bind(&mut self, header: &csv::StringRecord) -> std::result::Result<(), String> {
         let names: Vec<String> = header.iter().map(|h| h.trim().to_string()).collect();
-        let positions = pipeline.positions(&names)?;
-        let id = match id {
-            Some(c) => Some(
+        let positions = self.pipeline.positions(&names)?;
+        let id = self
+            .id
+            .iter()
+            .map(|c| {
                 names
                     .iter()
                     .position(|n| n == c)
-                    .ok_or_else(|| format!("the model's id column `{c}` is not in the header {names:?}"))?,
-            ),
-            None => None,
-        };
-        *bound = Some(Bound { positions, id, fields: names.len() });
-        Ok(true)
+                    .ok_or_else(|| format!("the model's id column `{c}` is not in the header {names:?}"))
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        self.bound = Some(Bound { positions, id, fields: names.len() });
+        Ok(())
     }
 
-    /// Column names of the raw file, target last.
-    /// The input file's columns; the last (the target) is optional — for the retail modelling
-    /// file, the six target columns are.
-    fn columns(&self) -> Vec<String> {
-        match self {
-            RowEncoder::Audiobooks { .. } => crate::audiobooks::COLUMNS.iter().map(|s| s.to_string()).collect(),
-            RowEncoder::Shopping { .. } => crate::shopping::COLUMNS.iter().map(|s| s.to_string()).collect(),
-            RowEncoder::Retail { .. } => ["custno".to_string(), "month".to_string()]
-                .into_iter()
-                .chain(crate::retail::features::input_names())
-                .chain(crate::retail::features::target_names())
-                .collect(),
-            RowEncoder::Cdnow { .. } => crate::cdnow::Customers::csv_header().iter().map(|s| s.to_string()).collect(),
-            RowEncoder::Features { columns, .. } => columns.clone(),
-            RowEncoder::Pipeline { pipeline, .. } => pipeline.features.iter().map(|f| f.column().to_string()).collect(),
-        }
-    }
-
-    /// How many trailing columns are targets (optional in the input).
-    fn target_columns(&self) -> usize {
-        match self {
-            RowEncoder::Retail { .. } => crate::retail::CATEGORIES,
-            RowEncoder::Cdnow { .. } => crate::cdnow::TARGETS.len(),
-            _ => 1,
-        }
-    }
-
-    /// Row id (the ID column, or the line number) and the encoded inputs appended to `out`.
-    /// Encodes one record into `out`; `names` is [`columns`](Self::columns), computed once.
+    /// Encodes one record into `out` and returns its id: the id columns as CSV fields, or the
+    /// line number.
     fn encode(
         &mut self,
         rec: &csv::StringRecord,
-        names: &[String],
         line: u64,
         out: &mut Vec<f32>,
     ) -> std::result::Result<String, String> {
-        if let RowEncoder::Pipeline { pipeline, bound, scratch, .. } = self {
-            let b = bound.as_ref().expect("the header binds the columns first");
-            if rec.len() != b.fields {
-                return Err(format!("expected {} fields (as the header), found {}", b.fields, rec.len()));
-            }
-            scratch.clear();
-            pipeline.encode_row(&b.positions, |p| rec.get(p).unwrap_or("").trim(), scratch)?;
-            out.extend(scratch.iter().map(|&v| v as f32));
-            return Ok(b.id.map_or_else(|| line.to_string(), |p| rec.get(p).unwrap_or("").trim().to_string()));
+        let b = self.bound.as_ref().expect("the header binds the columns first");
+        if rec.len() != b.fields {
+            return Err(format!("expected {} fields (as the header), found {}", b.fields, rec.len()));
         }
-        let (n, t) = (names.len(), self.target_columns());
-        if rec.len() != n && rec.len() != n - t {
-            let optional = if t == 1 { "target optional" } else { "targets optional" };
-            return Err(format!("expected {} or {} columns ({optional}), found {}", n - t, n, rec.len()));
+        self.scratch.clear();
+        self.pipeline.encode_row(&b.positions, |p| rec.get(p).unwrap_or("").trim(), &mut self.scratch)?;
+        out.extend(self.scratch.iter().map(|&v| v as f32));
+        if b.id.is_empty() {
+            return Ok(line.to_string());
         }
-        let num = |j: usize| -> std::result::Result<f64, String> {
-            let f = rec.get(j).unwrap_or("").trim();
-            match f.parse::<f64>() {
-                Ok(v) if v.is_finite() => Ok(v),
-                _ if f.is_empty() => Err(format!("column `{}`: missing value", names[j])),
-                _ => Err(format!("column `{}`: expected a finite number, found {f:?}", names[j])),
+        let mut id = String::new();
+        for (k, &p) in b.id.iter().enumerate() {
+            if k > 0 {
+                id.push(',');
             }
-        };
-        let start = out.len();
-        let result = (|| match self {
-            RowEncoder::Audiobooks { review_fill, mean, scale } => {
-                for j in 0..10 {
-                    let empty = rec.get(1 + j).is_some_and(|f| f.trim().is_empty());
-                    let v = if empty && names[1 + j] == crate::audiobooks::REVIEW_RATING {
-                        *review_fill
-                    } else {
-                        num(1 + j)?
-                    };
-                    out.push(((v - mean[j]) / scale[j]) as f32);
-                }
-                Ok(rec.get(0).unwrap_or("").trim().to_string())
-            }
-            RowEncoder::Shopping { levels, mean, scale } => {
-                for j in 0..22 {
-                    out.push(((num(j)? - mean[j]) / scale[j]) as f32);
-                }
-                let mut k = 22;
-                for (c, lv) in levels.iter().enumerate() {
-                    let f = rec.get(22 + c).unwrap_or("").trim();
-                    let hit = lv.iter().position(|l| l == f).ok_or_else(|| {
-                        format!("column `{}`: unseen category {f:?}; known levels are {lv:?}", names[22 + c])
-                    })?;
-                    for i in 0..lv.len() {
-                        out.push((((i == hit) as u8 as f64 - mean[k]) / scale[k]) as f32);
-                        k += 1;
-                    }
-                }
-                Ok(line.to_string())
-            }
-            RowEncoder::Retail { mean, scale } => {
-                for j in 0..mean.len() {
-                    out.push(((num(2 + j)? - mean[j]) / scale[j]) as f32);
-                }
-                Ok(format!("{}:{}", rec.get(0).unwrap_or("").trim(), rec.get(1).unwrap_or("").trim()))
-            }
-            RowEncoder::Features { mean, scale, .. } => {
-                for j in 0..mean.len() {
-                    out.push(((num(1 + j)? - mean[j]) / scale[j]) as f32);
-                }
-                Ok(rec.get(0).unwrap_or("").trim().to_string())
-            }
-            RowEncoder::Pipeline { .. } => unreachable!("encoded above"),
-            RowEncoder::Cdnow { log1p, mean, scale } => {
-                for j in 0..mean.len() {
-                    let v = num(1 + j)?;
-                    let v = if *log1p {
-                        if v < 0.0 {
-                            return Err(format!("column `{}`: expected a number ≥ 0, found {v}", names[1 + j]));
-                        }
-                        v.ln_1p()
-                    } else {
-                        v
-                    };
-                    out.push(((v - mean[j]) / scale[j]) as f32);
-                }
-                Ok(rec.get(0).unwrap_or("").trim().to_string())
-            }
-        })();
-        if result.is_err() {
-            out.truncate(start);
+            push_field(&mut id, rec.get(p).unwrap_or("").trim());
         }
-        result
+        Ok(id)
     }
 }
 
-/// Scores `input` with the model saved at `model_path` and writes `output`: the row id, one
-/// probability column per class (`p_<class>`) and the predicted class. `progress` is called
+/// Appends `text` as one CSV field, quoted when it holds a comma, quote or line break.
+fn push_field(out: &mut String, text: &str) {
+    if text.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&text.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(text);
+    }
+}
+
+/// Scores `input` (a CSV with a header row, plain or gzip) with the model saved at
+/// `model_path` and writes `output`: the model's id columns (or the line number, as `id`), then
+/// one probability column per class (`p_<class>`) and the predicted class — or, for a
+/// regressor, `predicted_<target>`. `progress` is called
 /// after each batch with the rows and bytes read so far.
 pub fn score_csv(
     model_path: &Path,
@@ -286,6 +142,22 @@ pub fn score_csv(
     options: ScoreOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ScoreSummary> {
+    let started = Instant::now();
+    let loaded = LoadedModel::read(model_path)?;
+    let summary = score_loaded(&loaded, input, output, options, progress)?;
+    Ok(ScoreSummary { seconds: started.elapsed().as_secs_f64(), ..summary })
+}
+
+/// [`score_csv`] with a model already loaded ([`LoadedModel::score_csv`]); `seconds` counts
+/// from the call.
+pub(crate) fn score_loaded(
+    loaded: &LoadedModel,
+    input: &Path,
+    output: &Path,
+    options: ScoreOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ScoreSummary> {
+    let started = Instant::now();
     if options.batch_rows == 0 {
         return Err(Error::Config { field: "batch_rows", message: "must be at least 1".into() });
     }
@@ -297,11 +169,8 @@ pub fn score_csv(
             });
         }
     }
-    let started = Instant::now();
-    let saved = SavedModel::read(model_path)?;
-    let model: Model = saved.model(model_path)?;
+    let (saved, model) = (&loaded.saved, &loaded.model);
     let mut encoder = RowEncoder::new(&saved.preprocessing);
-    let names = encoder.columns();
     let file = crate::io::open_input(input)?; // plain or gzip
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -310,14 +179,20 @@ pub fn score_csv(
         .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
     let tmp = crate::io::temp_beside(output)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
-    let regression = saved.preprocessing.regression();
-    // the generic pipeline keeps its id column's name; the seed datasets' ids are `id`
-    let id = match &saved.preprocessing {
-        Preprocessing::Pipeline { id: Some(c), .. } => c.as_str(),
-        _ => "id",
-    };
+    let regression = saved.preprocessing.regression;
+    // the id columns keep their names; without them the id (`id`) is the line number
+    let mut id = String::new();
+    for (k, c) in saved.preprocessing.id.iter().enumerate() {
+        if k > 0 {
+            id.push(',');
+        }
+        push_field(&mut id, c);
+    }
+    if id.is_empty() {
+        id.push_str("id");
+    }
     let header = match &regression {
-        Some(r) => format!("{id},predicted_{}", r.name),
+        Some(_) => format!("{id},predicted_{}", saved.preprocessing.target[0]),
         None => {
             format!("{id},{},predicted", saved.classes.iter().map(|c| format!("p_{c}")).collect::<Vec<_>>().join(","))
         }
@@ -330,8 +205,7 @@ pub fn score_csv(
     // and encodes the next batches; the bounded channel keeps at most two batches in flight.
     let (rows_scored, read) = std::thread::scope(|scope| -> Result<(u64, ReadStats)> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
-        let reader =
-            scope.spawn(move || read_batches(&mut rdr, &mut encoder, &names, input, batch_rows, options.skip_bad, tx));
+        let reader = scope.spawn(move || read_batches(&mut rdr, &mut encoder, input, batch_rows, options.skip_bad, tx));
         let mut rows_scored = 0u64;
         let mut line_buf = String::new();
         let mut write_result = Ok(());
@@ -413,7 +287,6 @@ struct ReadStats {
 fn read_batches<R: std::io::Read>(
     rdr: &mut csv::Reader<R>,
     encoder: &mut RowEncoder,
-    names: &[String],
     input: &Path,
     batch_rows: usize,
     skip_bad: bool,
@@ -431,15 +304,11 @@ fn read_batches<R: std::io::Read>(
         })?;
         if more {
             let line = record.position().map_or(0, |p| p.line());
-            let header = first
-                && (encoder.bind(&record).map_err(|message| Error::Row {
-                    file: input.to_path_buf(),
-                    line,
-                    message,
-                })? || record.iter().zip(names).all(|(f, n)| f.trim() == n.trim()));
-            first = false;
-            if !header {
-                match encoder.encode(&record, names, line, &mut xs) {
+            if first {
+                first = false;
+                encoder.bind(&record).map_err(|message| Error::Row { file: input.to_path_buf(), line, message })?;
+            } else {
+                match encoder.encode(&record, line, &mut xs) {
                     Ok(id) => ids.push(id),
                     Err(message) if skip_bad => {
                         stats.skipped += 1;

@@ -178,16 +178,24 @@ pub fn saved_model(
     prepared: &Prepared,
     card: crate::saved::ModelCard,
 ) -> crate::saved::SavedModel {
-    crate::saved::SavedModel::new(
-        model,
-        prepared.classes.clone(),
-        crate::saved::Preprocessing::Shopping {
-            onehot: enc.onehot.clone(),
-            labels: enc.labels.clone(),
-            scaler: prepared.scaler.clone(),
-        },
-        card,
-    )
+    crate::saved::SavedModel::new(model, prepared.classes.clone(), preprocessing(enc, prepared), card)
+}
+
+/// The fitted steps as the generic preprocessing: the numeric columns by name, the
+/// categorical ones one-hot with their training levels (an unseen level is an error), all
+/// standardized; the target holds the class names and rows are identified by line number.
+pub fn preprocessing(enc: &Encoded, prepared: &Prepared) -> crate::saved::Preprocessing {
+    let mut pipeline = crate::pipeline::FittedPipeline::numeric(NUMERIC, Some(prepared.scaler.clone()));
+    pipeline.features.extend(enc.onehot.columns.iter().map(|(column, levels)| {
+        crate::pipeline::FittedFeature::Categorical { column: column.clone(), levels: levels.clone(), other: false }
+    }));
+    crate::saved::Preprocessing {
+        pipeline,
+        id: vec![],
+        target: vec![TARGET.to_string()],
+        labels: crate::saved::Labels::Names,
+        regression: None,
+    }
 }
 
 /// Writes `rows` synthetic customers shaped like `table` (the bundled data), with a header.

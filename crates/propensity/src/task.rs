@@ -79,6 +79,22 @@ impl TaskKind {
             TaskKind::Regression => "RMSE",
         }
     }
+
+    /// What shuffling an important column does to [`measure`](Self::measure), for
+    /// permutation importance.
+    ///
+    /// ```
+    /// use propensity::task::TaskKind;
+    /// assert_eq!(TaskKind::Regression.importance_effect(), "increase in RMSE");
+    /// assert_eq!(TaskKind::Binary.importance_effect(), "drop in ROC AUC");
+    /// ```
+    pub fn importance_effect(self) -> &'static str {
+        match self {
+            TaskKind::Binary => "drop in ROC AUC",
+            TaskKind::Multiclass => "drop in accuracy",
+            TaskKind::Regression => "increase in RMSE",
+        }
+    }
 }
 
 /// The column to predict.
@@ -320,20 +336,44 @@ impl Task {
         Ok(task)
     }
 
-    /// Reads a task file (JSON), naming the file and the problem on error.
+    /// Reads a task file — TOML when the name ends in `.toml`, JSON otherwise — naming the
+    /// file, the line and the problem on error.
+    ///
+    /// ```
+    /// use propensity::task::Task;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let csv = dir.path().join("c.csv");
+    /// let rows: String = (0..40).map(|i| format!("{i},{},{}\n", i % 7, if i % 3 == 0 { "yes" } else { "no" })).collect();
+    /// std::fs::write(&csv, format!("id,visits,bought\n{rows}")).unwrap();
+    /// let task = Task::infer(&csv, "bought").unwrap();
+    /// task.save(dir.path().join("task.toml")).unwrap();
+    /// assert_eq!(Task::read(dir.path().join("task.toml")).unwrap(), task);
+    /// ```
     pub fn read(path: impl AsRef<Path>) -> Result<Task> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let task: Task = serde_json::from_str(&text)
-            .map_err(|e| Error::Format { file: path.to_path_buf(), message: format!("not a task file: {e}") })?;
+        let bad = |message: String| Error::Format {
+            file: path.to_path_buf(),
+            message: format!("not a task file: {message}"),
+        };
+        let task: Task = if is_toml(path) {
+            toml::from_str(&text).map_err(|e| bad(e.to_string()))?
+        } else {
+            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?
+        };
         task.check()?;
         Ok(task)
     }
 
-    /// Writes the task as pretty JSON, atomically.
+    /// Writes the task atomically: TOML when the name ends in `.toml`, pretty JSON otherwise.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).expect("Task serialises") + "\n";
-        crate::io::write_bytes_atomic(path.as_ref(), text.as_bytes())
+        let path = path.as_ref();
+        let text = if is_toml(path) {
+            toml::to_string_pretty(self).map_err(|e| Error::Data(format!("the task as TOML: {e}")))?
+        } else {
+            serde_json::to_string_pretty(self).expect("Task serialises") + "\n"
+        };
+        crate::io::write_bytes_atomic(path, text.as_bytes())
     }
 
     /// Every column's role as a table: the target, the id, each input with its step, each
@@ -566,15 +606,25 @@ impl Prepared {
             TaskReport::new(self, task, &fitted, &model, logistic.as_ref(), &history, &x, target_scale, table)?;
         let metrics = serde_json::to_value(&report.models).expect("scores serialise");
         let card = ModelCard::new(table.source(), &TrainConfig { seed, ..config }, metrics)?;
-        let preprocessing = Preprocessing::Pipeline {
+        let preprocessing = Preprocessing {
             pipeline: fitted,
-            id: task.id.clone(),
-            target: task.target.column.clone(),
-            regression: target_scale.map(|(mean, sd)| crate::saved::Standardized { mean, sd }),
+            id: task.id.iter().cloned().collect(),
+            target: vec![task.target.column.clone()],
+            labels: crate::saved::Labels::Names,
+            regression: target_scale.map(|(mean, sd)| crate::saved::Standardized {
+                mean,
+                sd,
+                log1p: false,
+                floor: None,
+            }),
         };
         let saved = SavedModel::new(&model, self.classes.clone(), preprocessing, card);
         Ok(TaskRun { report, saved, model })
     }
+}
+
+fn is_toml(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"))
 }
 
 /// Row positions (into the kept rows) of training, validation and test.
@@ -743,7 +793,7 @@ impl Scores {
         }
     }
 
-    fn header(&self) -> Vec<&'static str> {
+    pub(crate) fn header(&self) -> Vec<&'static str> {
         match self {
             Scores::Binary { .. } => vec![
                 "model",
@@ -760,7 +810,7 @@ impl Scores {
         }
     }
 
-    fn row(&self, name: &str) -> Vec<String> {
+    pub(crate) fn row(&self, name: &str) -> Vec<String> {
         let f = |v: &f64| format!("{v:.4}");
         let mut r = vec![name.to_string()];
         match self {
@@ -883,7 +933,7 @@ fn best_threshold(p: &[f64], positive: &[bool]) -> f64 {
         .expect("thresholds")
 }
 
-fn binary_scores(p: &[f64], positive: &[bool], threshold: f64) -> Result<Scores> {
+pub(crate) fn binary_scores(p: &[f64], positive: &[bool], threshold: f64) -> Result<Scores> {
     let ids: Vec<u64> = (0..p.len() as u64).collect();
     let b = crate::ranking::BinaryScores::of(p, positive, &ids)?;
     Ok(Scores::Binary {
@@ -897,7 +947,14 @@ fn binary_scores(p: &[f64], positive: &[bool], threshold: f64) -> Result<Scores>
     })
 }
 
-fn multiclass_scores(
+/// RMSE, MAE, R² and Spearman of `predicted` amounts.
+pub(crate) fn regression_scores(actual: &[f64], predicted: &[f64]) -> Result<Scores> {
+    let ids: Vec<u64> = (0..predicted.len() as u64).collect();
+    let s = crate::ranking::RegressionScores::of(actual, predicted, &ids)?;
+    Ok(Scores::Regression { rmse: s.rmse, mae: s.mae, r2: r2(actual, predicted), spearman: s.spearman })
+}
+
+pub(crate) fn multiclass_scores(
     proba: &Array2<f32>,
     y: &[usize],
     classes: &[String],
@@ -943,11 +1000,7 @@ impl TaskReport {
                 let predict = |m: &Model, x: &Array2<f32>| -> Result<Vec<f64>> {
                     Ok(m.outputs(x)?.column(0).iter().map(|&v| f64::from(v) * sd + mean).collect())
                 };
-                let scores = |p: &[f64]| -> Result<Scores> {
-                    let ids: Vec<u64> = (0..p.len() as u64).collect();
-                    let s = crate::ranking::RegressionScores::of(&actual, p, &ids)?;
-                    Ok(Scores::Regression { rmse: s.rmse, mae: s.mae, r2: r2(&actual, p), spearman: s.spearman })
-                };
+                let scores = |p: &[f64]| regression_scores(&actual, p);
                 let train_mean = train.iter().map(|&k| prep.y[k]).sum::<f64>() / train.len() as f64;
                 let baseline = vec![train_mean; actual.len()];
                 let mut models = vec![(format!("network {}", model.network()), scores(&predict(model, &x_test)?)?)];
@@ -1038,7 +1091,8 @@ impl TaskReport {
             }
         };
         plots.importance = crate::importance::importance_plot(
-            &format!("Drop in test {} when a column is shuffled", task.target.kind.measure()),
+            "Permutation importance (test rows)",
+            task.target.kind.importance_effect(),
             &importance,
         )?;
         let class_counts = if task.target.kind == TaskKind::Regression {
@@ -1155,8 +1209,12 @@ impl TaskReport {
         if let Some(c) = &self.classification {
             html += &c.table().to_html();
         }
-        html += &crate::importance::importance_table("Permutation importance (test rows, 5 repeats)", &self.importance)
-            .to_html();
+        html += &crate::importance::importance_table(
+            "Permutation importance (test rows, 5 repeats)",
+            self.kind.importance_effect(),
+            &self.importance,
+        )
+        .to_html();
         for p in self.plots.all() {
             html += p.as_str();
         }

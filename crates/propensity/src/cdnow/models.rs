@@ -28,7 +28,7 @@ use crate::model::Model;
 use crate::network::{Head, Network};
 use crate::preprocess::{FittedScaler, StandardScaler};
 use crate::ranking::{BinaryScores, RegressionScores};
-use crate::saved::{ModelCard, Preprocessing, SavedModel};
+use crate::saved::{ModelCard, Preprocessing, SavedModel, Standardized};
 use crate::train::{EarlyStoppingConfig, History, TrainConfig, Trainer};
 use crate::{Dataset, Error, Result};
 
@@ -453,7 +453,7 @@ pub fn train_churn_model(
     let r = fold_rows(&vec![1; customers.len()], 0, cfg.validation_share, cfg.train.seed);
     let (model, transform, history) = train_churn(&x, &bought, &r.fit, &r.validation, cfg)?;
     let card = ModelCard::new(data_file, &cfg.train, metrics)?;
-    let pre = Preprocessing::Cdnow { transform };
+    let pre = preprocessing(&transform, "n_holdout", None);
     Ok((SavedModel::new(&model, CLASSES.iter().map(|s| s.to_string()).collect(), pre, card), history))
 }
 
@@ -473,8 +473,28 @@ pub fn train_spend_model(
     let r = fold_rows(&vec![1; customers.len()], 0, cfg.validation_share, cfg.train.seed);
     let (model, transform, mean, sd, history) = train_spend(&x, &spend, &r, cfg)?;
     let card = ModelCard::new(data_file, &cfg.train, metrics)?;
-    let pre = Preprocessing::CdnowSpend { transform, target: cfg.target, mean, sd };
+    let scale = Standardized { mean, sd, log1p: cfg.target == SpendTarget::Log1p, floor: Some(0.0) };
+    let pre = preprocessing(&transform, "spend_holdout", Some(scale));
     Ok((SavedModel::new(&model, vec!["spend".into()], pre, card), history))
+}
+
+/// A customer file's preprocessing ([`Customers::write_csv`]): the 17 features by name,
+/// `log1p` when the transform takes it, standardized; `customer_id` identifies a row. A churn
+/// model's `target` is a holdout count (0 = churned); a spend model's carries its `scale`.
+fn preprocessing(transform: &InputTransform, target: &str, scale: Option<Standardized>) -> Preprocessing {
+    let mut pipeline = crate::pipeline::FittedPipeline::numeric(FEATURES, Some(transform.scaler.clone()));
+    for f in &mut pipeline.features {
+        if let crate::pipeline::FittedFeature::Numeric { log1p, .. } = f {
+            *log1p = transform.log1p;
+        }
+    }
+    Preprocessing {
+        pipeline,
+        id: vec!["customer_id".into()],
+        target: vec![target.into()],
+        labels: crate::saved::Labels::Positive,
+        regression: scale,
+    }
 }
 
 /// Class names of the churn model, index order: 0 = churned, 1 = active (bought in the holdout).

@@ -150,32 +150,6 @@ impl Segmenter {
     }
 }
 
-/// Between-segment share of the variance of `kpi` (η², the R² of predicting the KPI by its segment
-/// mean); 0 for a constant KPI.
-///
-/// ```
-/// use propensity::cdnow::segments::eta_squared;
-/// // hand calculation: means 1 and 3 around 2; SSB = 4 · 1, SST = 4 + 2 · (0.5² · 2) … = 4 / 5
-/// assert!((eta_squared(&[0.5, 1.5, 2.5, 3.5], &[0, 0, 1, 1]) - 0.8).abs() < 1e-12);
-/// ```
-pub fn eta_squared(kpi: &[f64], labels: &[usize]) -> f64 {
-    let n = kpi.len() as f64;
-    let mu = kpi.iter().sum::<f64>() / n;
-    let sst: f64 = kpi.iter().map(|v| (v - mu).powi(2)).sum();
-    let k = labels.iter().max().map_or(0, |m| m + 1);
-    let (mut sum, mut count) = (vec![0.0; k], vec![0.0; k]);
-    for (&v, &l) in kpi.iter().zip(labels) {
-        sum[l] += v;
-        count[l] += 1.0;
-    }
-    let ssb: f64 = (0..k).filter(|&g| count[g] > 0.0).map(|g| count[g] * (sum[g] / count[g] - mu).powi(2)).sum();
-    if sst == 0.0 {
-        0.0
-    } else {
-        ssb / sst
-    }
-}
-
 /// Mean silhouette over all rows (Euclidean), exact: O(n²) distances, spread over the cores.
 /// Rows alone in their segment count 0, as in scikit-learn.
 ///
@@ -299,8 +273,8 @@ pub fn segment(c: &Customers, method: Method, cfg: &SegmentConfig) -> Result<Seg
         let (tr, te): (Vec<usize>, Vec<usize>) = all.iter().partition(|&&i| folds[i] != f);
         let s = Segmenter::fit(method, &x.select(Axis(0), &tr), &tr.iter().map(|&i| kpi[i]).collect::<Vec<_>>(), cfg)?;
         let lab = s.assign(&x.select(Axis(0), &te))?;
-        oos.push(eta_squared(&te.iter().map(|&i| kpi[i]).collect::<Vec<_>>(), &lab));
-        oos_log.push(eta_squared(&te.iter().map(|&i| log_kpi[i]).collect::<Vec<_>>(), &lab));
+        oos.push(crate::metrics::eta_squared(&te.iter().map(|&i| kpi[i]).collect::<Vec<_>>(), &lab));
+        oos_log.push(crate::metrics::eta_squared(&te.iter().map(|&i| log_kpi[i]).collect::<Vec<_>>(), &lab));
         min_oos = min_oos.min(min_size(&lab, cfg.k) as f64 / te.len() as f64);
     }
     let rules = match &seg {
@@ -312,8 +286,8 @@ pub fn segment(c: &Customers, method: Method, cfg: &SegmentConfig) -> Result<Seg
         method,
         config: *cfg,
         silhouette: sil,
-        eta2: eta_squared(&kpi, &labels),
-        eta2_log: eta_squared(&log_kpi, &labels),
+        eta2: crate::metrics::eta_squared(&kpi, &labels),
+        eta2_log: crate::metrics::eta_squared(&log_kpi, &labels),
         eta2_oos: oos.iter().sum::<f64>() / 5.0,
         eta2_log_oos: oos_log.iter().sum::<f64>() / 5.0,
         min_share: min_size(&labels, cfg.k) as f64 / c.len() as f64,

@@ -286,7 +286,13 @@ pub fn saved_model(
     crate::saved::SavedModel::new(
         model,
         CATEGORY_NAMES.iter().map(|s| s.to_string()).collect(),
-        crate::saved::Preprocessing::Retail { scaler: scaler.clone() },
+        crate::saved::Preprocessing {
+            pipeline: crate::pipeline::FittedPipeline::numeric(super::features::input_names(), Some(scaler.clone())),
+            id: vec!["custno".into(), "month".into()],
+            target: super::features::target_names(),
+            labels: crate::saved::Labels::Names,
+            regression: None,
+        },
         card,
     )
 }
