@@ -3,6 +3,7 @@
 
 mod audiobooks;
 mod cdnow;
+mod clv;
 mod lifecycle;
 mod retail;
 mod shopping;
@@ -58,6 +59,10 @@ enum Command {
     /// Permutation feature importance (and a classifier's calibration) of a saved model on a
     /// labelled CSV.
     Explain(lifecycle::ExplainArgs),
+    /// Customer lifetime value on any transaction log: BG/NBD (and Gamma-Gamma with amounts)
+    /// fitted up to a calibration date, P(alive), expected purchases and discounted CLV per
+    /// customer, and the holdout compared with the expectation.
+    Clv(clv::ClvArgs),
     /// Show the run log as a table (and a plot of test accuracy per run).
     Runs(lifecycle::RunsArgs),
     /// Write seeded synthetic data: a large CSV with a dataset's schema (for scoring
@@ -146,6 +151,7 @@ fn run() -> Result<()> {
         Command::Explain(args) => lifecycle::explain(args),
         Command::Evaluate(args) => lifecycle::evaluate(args),
         Command::Runs(args) => lifecycle::runs(args),
+        Command::Clv(args) => clv::clv(args),
         Command::Generate(args) => lifecycle::generate(args),
     }
 }

@@ -29,6 +29,7 @@ pub mod calibration;
 pub mod cdnow;
 pub mod classify;
 pub mod clickstream;
+pub mod clv;
 pub mod dataset;
 pub mod display;
 pub mod eda;

@@ -271,23 +271,13 @@ impl Btyd {
         })
     }
 
-    /// Fader and Hardie's conditional-expectation check: customers grouped by calibration repeat
-    /// days (0, 1, …, 6, 7+), mean actual holdout purchase days beside the BG/NBD expectation.
+    /// Fader and Hardie's conditional-expectation check ([`holdout_chart`]) of the holdout.
     pub fn frequency_chart(&self, customers: &super::Customers) -> Result<crate::plot::Svg> {
-        let (mut n, mut actual, mut expected) = ([0.0; 8], [0.0; 8], [0.0; 8]);
-        for (i, c) in customers.rows.iter().enumerate() {
-            let g = (c.frequency as usize).min(7);
-            n[g] += 1.0;
-            actual[g] += c.n_holdout;
-            expected[g] += self.expected_transactions[i];
-        }
-        let groups: Vec<String> = (0..8).map(|g| if g == 7 { "7+".into() } else { g.to_string() }).collect();
-        let mean = |v: [f64; 8]| (0..8).map(|g| if n[g] > 0.0 { v[g] / n[g] } else { 0.0 }).collect::<Vec<_>>();
-        crate::plot::bar_chart(
-            "Holdout purchase days by calibration repeat days: actual vs BG/NBD",
-            "mean purchase days in the 39-week holdout",
-            &groups,
-            &[("actual".into(), mean(actual)), ("BG/NBD expected".into(), mean(expected))],
+        holdout_chart(
+            &customers.column(|c| c.frequency),
+            &customers.column(|c| c.n_holdout),
+            &self.expected_transactions,
+            self.horizon,
         )
     }
 
@@ -314,6 +304,27 @@ impl Btyd {
         ]);
         t
     }
+}
+
+/// Fader and Hardie's conditional-expectation check: customers grouped by calibration repeat
+/// days `frequency` (0, 1, …, 6, 7+), mean `actual` holdout purchase days beside the mean
+/// `expected` ones, over a holdout of `weeks`.
+pub fn holdout_chart(frequency: &[f64], actual: &[f64], expected: &[f64], weeks: f64) -> Result<crate::plot::Svg> {
+    let (mut n, mut a, mut e) = ([0.0; 8], [0.0; 8], [0.0; 8]);
+    for ((f, y), m) in frequency.iter().zip(actual).zip(expected) {
+        let g = (*f as usize).min(7);
+        n[g] += 1.0;
+        a[g] += y;
+        e[g] += m;
+    }
+    let groups: Vec<String> = (0..8).map(|g| if g == 7 { "7+".into() } else { g.to_string() }).collect();
+    let mean = |v: [f64; 8]| (0..8).map(|g| if n[g] > 0.0 { v[g] / n[g] } else { 0.0 }).collect::<Vec<_>>();
+    crate::plot::bar_chart(
+        "Holdout purchase days by calibration repeat days: actual vs BG/NBD",
+        &format!("mean purchase days in the {weeks:.0}-week holdout"),
+        &groups,
+        &[("actual".into(), mean(a)), ("BG/NBD expected".into(), mean(e))],
+    )
 }
 
 /// The Gamma-Gamma log-likelihood with everything that does not change with the parameters summed

@@ -127,6 +127,25 @@ pub fn read(path: impl AsRef<Path>) -> Result<Vec<Purchase>> {
     Ok(out)
 }
 
+/// Writes purchases as the transaction log a shop would export — a CSV with `customer_id`
+/// (five digits, as in the raw file), `date` (`YYYY-MM-DD`), `number_of_cds` and `dollar_value` —
+/// for [`crate::clv`], atomically.
+///
+/// ```
+/// use propensity::cdnow::{write_transactions_csv, Purchase};
+/// let dir = tempfile::tempdir().unwrap();
+/// let p = dir.path().join("log.csv");
+/// write_transactions_csv(&[Purchase { customer: 7, day: 9862, cds: 2, dollars: 23.5 }], &p).unwrap();
+/// assert_eq!(std::fs::read_to_string(&p).unwrap(), "customer_id,date,number_of_cds,dollar_value\n00007,1997-01-01,2,23.5\n");
+/// ```
+pub fn write_transactions_csv(purchases: &[Purchase], path: impl AsRef<Path>) -> Result<()> {
+    let mut text = COLUMNS.join(",") + "\n";
+    for p in purchases {
+        text += &format!("{:05},{},{},{}\n", p.customer, crate::calendar::format_date(p.day), p.cds, p.dollars);
+    }
+    crate::io::write_bytes_atomic(path.as_ref(), text.as_bytes())
+}
+
 /// Reads `data/CDNOW_master.txt` and builds the customer table with the default protocol.
 pub fn load_default() -> Result<Customers> {
     let raw = read(crate::paths::data_file(FILE)?)?;

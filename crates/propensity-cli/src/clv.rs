@@ -1,0 +1,62 @@
+//! `propensity clv`: BG/NBD and Gamma-Gamma on any transaction log.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use propensity::clv::{fit, ClvConfig, LogColumns, TransactionLog};
+
+#[derive(clap::Args)]
+pub struct ClvArgs {
+    /// The transaction log: a CSV (gzipped when it ends in .gz) with a header row, one row per purchase.
+    #[arg(long, visible_alias = "data")]
+    transactions: PathBuf,
+    /// The customer id column.
+    #[arg(long)]
+    customer: String,
+    /// The purchase date column (YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD, optionally with a time).
+    #[arg(long)]
+    date: String,
+    /// The amount column (a number ≥ 0); without it only BG/NBD is fitted (no spend, no CLV).
+    #[arg(long)]
+    amount: Option<String>,
+    /// Last day (inclusive) the models see, YYYY-MM-DD.
+    #[arg(long)]
+    calibration_end: String,
+    /// Last day (inclusive) of the holdout whose purchases are compared with the expectation.
+    #[arg(long)]
+    holdout_end: Option<String>,
+    /// CLV horizon in months.
+    #[arg(long, default_value_t = 12)]
+    months: usize,
+    /// Discount rate per month.
+    #[arg(long, default_value_t = 0.01)]
+    discount_rate: f64,
+    /// Folder for customers.csv (one row per customer) and clv.json (settings and fitted parameters).
+    #[arg(long, default_value = "out/clv")]
+    out: PathBuf,
+}
+
+pub fn clv(args: ClvArgs) -> Result<()> {
+    let config = ClvConfig {
+        calibration_end: args.calibration_end,
+        holdout_end: args.holdout_end,
+        months: args.months,
+        discount_rate: args.discount_rate,
+    };
+    config.check()?;
+    let columns = LogColumns { customer: args.customer, date: args.date, amount: args.amount };
+    let log = TransactionLog::read_csv(&args.transactions, &columns)?;
+    let result = fit(&log, &config)?;
+    println!("{result}");
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    result.write_csv(args.out.join("customers.csv"))?;
+    let json = serde_json::json!({
+        "config": config,
+        "columns": columns,
+        "bgnbd": result.bgnbd,
+        "gamma_gamma": result.gamma_gamma.as_ref().map(|(g, n)| serde_json::json!({ "fit": g, "customers": n })),
+    });
+    crate::cdnow::write_json(&args.out.join("clv.json"), &json)?;
+    println!("wrote customers.csv and clv.json to {}", args.out.display());
+    Ok(())
+}

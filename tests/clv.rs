@@ -1,0 +1,148 @@
+//! `propensity clv` on a transaction log: the bundled CDNOW file as a CSV reproduces lifetimes
+//! 0.11.3 (`tests/fixtures/make_clv_fixture.py` → `lifetimes_clv.json`) and the CDNOW
+//! pipeline's own BG/NBD fit bit for bit; bad logs are refused with file, line and column and
+//! nothing is written.
+
+use std::path::{Path, PathBuf};
+
+use propensity::clv::{fit, ClvConfig, LogColumns, TransactionLog};
+
+fn cdnow_csv(dir: &Path) -> PathBuf {
+    let raw = propensity::cdnow::read(propensity::paths::data_file(propensity::cdnow::FILE).unwrap()).unwrap();
+    let path = dir.join("cdnow.csv");
+    propensity::cdnow::write_transactions_csv(&raw, &path).unwrap();
+    path
+}
+
+fn columns() -> LogColumns {
+    LogColumns { customer: "customer_id".into(), date: "date".into(), amount: Some("dollar_value".into()) }
+}
+
+fn config() -> ClvConfig {
+    ClvConfig { calibration_end: "1997-09-30".into(), holdout_end: Some("1998-06-30".into()), ..ClvConfig::default() }
+}
+
+fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs().max(1e-12)
+}
+
+#[test]
+fn cdnow_as_a_transaction_log_reproduces_lifetimes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = TransactionLog::read_csv(cdnow_csv(dir.path()), &columns()).unwrap();
+    assert_eq!((log.lines, log.ids.len()), (69_659, 23_570));
+    let clv = fit(&log, &config()).unwrap();
+    // the same customers and the same fit as the CDNOW pipeline, to the bit
+    let btyd = propensity::cdnow::btyd::Btyd::fit(&propensity::cdnow::load_default().unwrap()).unwrap();
+    assert_eq!(clv.bgnbd.params, btyd.bgnbd.params);
+    assert_eq!(clv.gamma_gamma.as_ref().unwrap().0.params, btyd.gamma_gamma.params);
+    assert_eq!(clv.expected_holdout.as_ref().unwrap(), &btyd.expected_transactions);
+    // lifetimes: parameters agree to 5e-5 (two optimisers), the CLVs to 1e-5
+    let fixture: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("../../tests/fixtures/lifetimes_clv.json").unwrap()).unwrap();
+    let b = clv.bgnbd.params;
+    for (got, key) in [(b.r, "r"), (b.alpha, "alpha"), (b.a, "a"), (b.b, "b")] {
+        assert!(rel(got, fixture["bgnbd"][key].as_f64().unwrap()) < 5e-5, "{key} {got}");
+    }
+    let values = clv.clv.as_ref().unwrap();
+    let total: f64 = values.iter().sum();
+    assert!(rel(total, fixture["clv_total"].as_f64().unwrap()) < 1e-5, "{total}");
+    for (id, want) in fixture["customers"].as_object().unwrap() {
+        let i = clv.ids.iter().position(|c| c == id).unwrap();
+        let got = [
+            ("clv", values[i]),
+            ("p_alive", clv.p_alive[i]),
+            ("expected_purchases_12_months", clv.expected_purchases[i]),
+            ("expected_value", clv.expected_value.as_ref().unwrap()[i]),
+        ];
+        for (key, v) in got {
+            assert!(rel(v, want[key].as_f64().unwrap()) < 1e-5, "{id} {key}: {v} vs {}", want[key]);
+        }
+    }
+    // deterministic: this build's exact total (lifetimes: 768044.8554747623)
+    assert_eq!(total, 768_044.954_122_828_7);
+}
+
+#[test]
+fn the_cli_writes_one_row_per_customer_and_refuses_bad_logs_naming_the_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = cdnow_csv(dir.path());
+    let out = dir.path().join("out");
+    let run = |file: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "clv",
+            "--transactions",
+            file.to_str().unwrap(),
+            "--customer",
+            "customer_id",
+            "--date",
+            "date",
+            "--amount",
+            "dollar_value",
+            "--calibration-end",
+            "1997-09-30",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        std::process::Command::new(env!("CARGO_BIN_EXE_propensity")).args(args).output().unwrap()
+    };
+    let o = run(&csv, &["--holdout-end", "1998-06-30"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(out.join("customers.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "customer,frequency,recency,T,monetary_value,p_alive,expected_purchases,p_any,expected_value,clv,\
+             expected_holdout_purchases,holdout_purchases,holdout_amount"
+        )
+    );
+    assert_eq!(text.lines().count(), 23_571);
+    assert!(lines.next().unwrap().starts_with("00001,0.000000,0.000000,38.857143,0.000000,1.000000,"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("clv.json")).unwrap()).unwrap();
+    assert_eq!(json["gamma_gamma"]["customers"], 9_450);
+    std::fs::remove_dir_all(&out).unwrap();
+
+    // bad logs: the file, line and column are named, and nothing is written
+    let original = std::fs::read_to_string(&csv).unwrap();
+    let bad = dir.path().join("bad.csv");
+    let with_line_3 = |line: &str| {
+        let mut l: Vec<&str> = original.lines().take(10).collect();
+        l[2] = line;
+        std::fs::write(&bad, l.join("\n")).unwrap();
+    };
+    for (line, expected) in [
+        ("00002,1997-02-30,1,12.00", "bad.csv, line 3, column `date`"),
+        ("00002,1997-01-12,1,-5", "bad.csv, line 3, column `dollar_value`: expected an amount ≥ 0, found \"-5\""),
+        ("00002,1997-01-12,1,abc", "bad.csv, line 3, column `dollar_value`: expected an amount ≥ 0, found \"abc\""),
+        (",1997-01-12,1,12.00", "bad.csv, line 3, column `customer_id`: empty customer id"),
+    ] {
+        with_line_3(line);
+        let o = run(&bad, &[]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && stderr.contains(expected), "{line}: {stderr}");
+        assert!(!out.exists(), "{line}: nothing written");
+    }
+    let o = run(&csv, &["--holdout-end", "1997-09-01"]);
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("`holdout_end` 1997-09-01 is not after the calibration end 1997-09-30"));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_propensity"))
+        .args(["clv", "--data", csv.to_str().unwrap(), "--customer", "customer_id", "--date", "date"])
+        .args(["--calibration-end", "1999-01-01", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("1999-01-01 is outside the log's dates (1997-01-01 to 1998-06-30)"), "{stderr}");
+    // no one buys on two days, so BG/NBD is not identified
+    std::fs::write(&bad, "customer_id,date,cds,dollars\n1,1997-01-01,1,10\n2,1997-01-02,1,10\n1,1997-01-01,2,5\n")
+        .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_propensity"))
+        .args(["clv", "--data", bad.to_str().unwrap(), "--customer", "customer_id", "--date", "date"])
+        .args(["--calibration-end", "1997-01-02", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("BG/NBD cannot be fitted without repeat buyers"));
+    assert!(!out.exists());
+}
