@@ -130,11 +130,18 @@ fn the_cli_writes_one_row_per_customer_and_refuses_bad_logs_naming_the_cell() {
         .contains("`holdout_end` 1997-09-01 is not after the calibration end 1997-09-30"));
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_propensity"))
         .args(["clv", "--data", csv.to_str().unwrap(), "--customer", "customer_id", "--date", "date"])
-        .args(["--calibration-end", "1999-01-01", "--out", out.to_str().unwrap()])
+        .args(["--calibration-end", "1996-12-31", "--out", out.to_str().unwrap()])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("1999-01-01 is outside the log's dates (1997-01-01 to 1998-06-30)"), "{stderr}");
+    assert!(stderr.contains("1996-12-31 is before the log's first purchase (1997-01-01)"), "{stderr}");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_propensity"))
+        .args(["clv", "--data", csv.to_str().unwrap(), "--customer", "customer_id", "--date", "date"])
+        .args(["--calibration-end", "1998-06-30", "--holdout-end", "1998-12-31", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("1998-06-30 leaves no purchases for the holdout: the log ends 1998-06-30"), "{stderr}");
     // no one buys on two days, so BG/NBD is not identified
     std::fs::write(&bad, "customer_id,date,cds,dollars\n1,1997-01-01,1,10\n2,1997-01-02,1,10\n1,1997-01-01,2,5\n")
         .unwrap();

@@ -224,21 +224,27 @@ pub struct Clv {
 }
 
 /// Fits BG/NBD (and Gamma-Gamma with amounts) on the calibration period of `log` and predicts
-/// every calibration customer. Errors: a calibration end outside the log's dates, no repeat
-/// buyer (BG/NBD is not identified), no repeater with a positive amount (Gamma-Gamma).
+/// every calibration customer. Errors: a calibration end before the first purchase (or, with a
+/// holdout, at or after the last), no repeat buyer (BG/NBD is not identified), no repeater with a
+/// positive amount (Gamma-Gamma). A calibration end after the last purchase without a holdout is
+/// "as of that day".
 pub fn fit(log: &TransactionLog, config: &ClvConfig) -> Result<Clv> {
     let (cal, hold) = config.check()?;
     let (first, last) = log.span;
-    if cal < first || cal > last {
-        return Err(Error::Config {
-            field: "calibration_end",
-            message: format!(
-                "{} is outside the log's dates ({} to {})",
-                config.calibration_end,
-                format_date(first),
-                format_date(last)
-            ),
-        });
+    let bad = |message: String| Error::Config { field: "calibration_end", message };
+    if cal < first {
+        return Err(bad(format!(
+            "{} is before the log's first purchase ({}): the calibration period is empty",
+            config.calibration_end,
+            format_date(first)
+        )));
+    }
+    if hold.is_some() && cal >= last {
+        return Err(bad(format!(
+            "{} leaves no purchases for the holdout: the log ends {}",
+            config.calibration_end,
+            format_date(last)
+        )));
     }
     let protocol = Protocol { start: first, calibration_end: cal, holdout_end: hold.unwrap_or(cal) };
     let customers = Customers::build(&log.days, &protocol)?;
