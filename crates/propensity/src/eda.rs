@@ -368,11 +368,14 @@ impl Eda {
                 )?);
             }
             if !self.class_balance.is_empty() {
-                out.push(crate::plot::bar_chart(
+                // horizontal bars, most frequent first: long or many labels stay readable
+                let mut classes: Vec<&(String, usize)> = self.class_balance.iter().collect();
+                classes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                out.push(crate::plot::hbar_chart(
                     &format!("Class balance of `{t}`"),
                     "rows",
-                    &self.class_balance.iter().map(|c| c.0.clone()).collect::<Vec<_>>(),
-                    &[("rows".into(), self.class_balance.iter().map(|c| c.1 as f64).collect())],
+                    &classes.iter().map(|c| c.0.clone()).collect::<Vec<_>>(),
+                    &classes.iter().map(|c| c.1 as f64).collect::<Vec<_>>(),
                 )?);
             }
         }

@@ -335,7 +335,12 @@ pub fn heatmap(
         check_lengths(title, cols.len(), r.len())?;
     }
     let cell = if cols.len() > 8 { 30 } else { 90 };
-    let (w, h) = (160 + cell * cols.len() as u32, 120 + cell * rows.len() as u32);
+    // label areas sized to the longest name (about 7 px a character at 12 px), so none is cut
+    let longest = |names: &[String]| names.iter().map(|n| n.chars().count()).max().unwrap_or(1) as u32;
+    let x_area = if cols.len() > 8 { (longest(cols) * 6 + 14).clamp(40, 240) } else { 30 };
+    let y_area = (longest(rows) * 7 + 14).clamp(50, 240);
+    let scale_w = 90;
+    let (w, h) = (y_area + 40 + cell * cols.len() as u32 + scale_w, 70 + x_area + cell * rows.len() as u32);
     let color = |v: f64| {
         let (lo, hi) = range;
         if lo < 0.0 {
@@ -352,11 +357,13 @@ pub fn heatmap(
         }
     };
     render((w, h), |root| {
-        let mut chart = ChartBuilder::on(root)
+        let (main, strip) = root.split_horizontally(w - scale_w);
+        colour_scale(&strip, 40, h as i32 - x_area as i32 - 10, range, &color, &label)?;
+        let mut chart = ChartBuilder::on(&main)
             .caption(title, ("sans-serif", 16))
             .margin(10)
-            .x_label_area_size(if cols.len() > 8 { 110 } else { 30 })
-            .y_label_area_size(if cols.len() > 8 { 150 } else { 70 })
+            .x_label_area_size(x_area)
+            .y_label_area_size(y_area)
             .build_cartesian_2d(0.0f64..cols.len() as f64, 0.0f64..rows.len() as f64)
             .map_err(plot_err)?;
         let label_at = |names: &[String], x: f64| {
@@ -415,6 +422,51 @@ pub fn heatmap(
         }
         Ok(())
     })
+    .map(|svg| {
+        // plotters centres rotated axis labels on the tick, so half of a long name would sit
+        // under the cells: start them at the axis instead
+        let text = svg.as_str().lines().map(|l| {
+            if l.contains("transform=\"rotate(90,") {
+                l.replace("text-anchor=\"middle\"", "text-anchor=\"start\"")
+            } else {
+                l.to_string()
+            }
+        });
+        Svg::new(text.collect::<Vec<_>>().join("\n"))
+    })
+}
+
+/// A vertical colour bar from `top` to `bottom` (pixels) on `area`: `range.1` at the top,
+/// `range.0` at the bottom, with their labels and, for a range across 0, the 0 in between.
+fn colour_scale(
+    area: &Area,
+    top: i32,
+    bottom: i32,
+    range: (f64, f64),
+    color: &dyn Fn(f64) -> RGBColor,
+    label: &dyn Fn(f64) -> String,
+) -> Result<()> {
+    let (lo, hi) = range;
+    let steps = 40;
+    let span = (bottom - top).max(steps);
+    for k in 0..steps {
+        let (y0, y1) = (top + span * k / steps, top + span * (k + 1) / steps);
+        let v = hi - (hi - lo) * (k as f64 + 0.5) / steps as f64;
+        area.draw(&Rectangle::new([(10, y0), (28, y1)], color(v).filled())).map_err(plot_err)?;
+    }
+    area.draw(&Rectangle::new([(10, top), (28, top + span)], BLACK.mix(0.4))).map_err(plot_err)?;
+    let mut ticks = vec![(hi, top), (lo, top + span)];
+    if lo < 0.0 && hi > 0.0 {
+        ticks.push((0.0, top + (span as f64 * hi / (hi - lo)) as i32));
+    }
+    let style = ("sans-serif", 11).into_font().color(&BLACK).pos(plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Left,
+        plotters::style::text_anchor::VPos::Center,
+    ));
+    for (v, y) in ticks {
+        area.draw(&Text::new(label(v), (32, y), style.clone())).map_err(plot_err)?;
+    }
+    Ok(())
 }
 
 /// One-vs-rest ROC curves, one line per class with its AUC in the legend, and the diagonal.

@@ -19,8 +19,8 @@ pub const FORMAT: &str = "propensity-model/3";
 
 /// How raw rows become model inputs, which columns identify a row, and how a labelled file's
 /// target reads — one description for every model the crate writes. The seed datasets build
-/// theirs from their fitted state (each dataset module has a `preprocessing` function); `propensity train`
-/// fits one from a task ([`crate::task`]).
+/// theirs from their fitted state when they save a model; `propensity train` fits one from a
+/// task ([`crate::task`]).
 ///
 /// ```
 /// use propensity::pipeline::FittedPipeline;
@@ -87,7 +87,9 @@ impl Labels {
             Labels::Codes => number()
                 .filter(|v| v.fract() == 0.0 && *v >= 0.0 && *v < classes.len() as f64)
                 .map(|v| v as usize)
-                .ok_or_else(|| format!("expected a class number 0 to {}, found {cell:?}", classes.len() - 1)),
+                .ok_or_else(|| {
+                    format!("expected a class number 0 to {}, found {cell:?}", classes.len().saturating_sub(1))
+                }),
             Labels::Positive => number()
                 .filter(|v| *v >= 0.0)
                 .map(|v| usize::from(v > 0.0))

@@ -108,26 +108,27 @@ impl RowEncoder {
         if b.id.is_empty() {
             return Ok(line.to_string());
         }
-        let mut id = String::new();
-        for (k, &p) in b.id.iter().enumerate() {
-            if k > 0 {
-                id.push(',');
-            }
-            push_field(&mut id, rec.get(p).unwrap_or("").trim());
-        }
-        Ok(id)
+        Ok(csv_fields(b.id.iter().map(|&p| rec.get(p).unwrap_or("").trim())))
     }
 }
 
-/// Appends `text` as one CSV field, quoted when it holds a comma, quote or line break.
-fn push_field(out: &mut String, text: &str) {
-    if text.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(&text.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(text);
+/// `texts` as CSV fields joined by commas, each quoted when it holds a comma, quote or line
+/// break.
+fn csv_fields<'a>(texts: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for (k, text) in texts.enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        if text.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&text.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(text);
+        }
     }
+    out
 }
 
 /// Scores `input` (a CSV with a header row, plain or gzip) with the model saved at
@@ -181,13 +182,7 @@ pub(crate) fn score_loaded(
     let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
     let regression = saved.preprocessing.regression;
     // the id columns keep their names; without them the id (`id`) is the line number
-    let mut id = String::new();
-    for (k, c) in saved.preprocessing.id.iter().enumerate() {
-        if k > 0 {
-            id.push(',');
-        }
-        push_field(&mut id, c);
-    }
+    let mut id = csv_fields(saved.preprocessing.id.iter().map(String::as_str));
     if id.is_empty() {
         id.push_str("id");
     }
