@@ -124,10 +124,14 @@ fn kpi_tree_segments_beat_kmeans_out_of_sample_with_no_tiny_segment() {
     assert_eq!(tree.segments.iter().map(|s| s.n).sum::<usize>(), c.len());
     // segments are numbered by mean KPI, highest first
     assert!(tree.segments.windows(2).all(|w| w[0].kpi_mean >= w[1].kpi_mean));
-    // the table has one header cell per value cell
-    let t = tree.table().to_html();
-    assert_eq!(t.matches("</th>").count(), 13);
-    assert_eq!(t.matches("</td>").count(), 13 * 4);
+    // the table has one header cell per value cell: 13 columns for the 4 segments, wider than a
+    // notebook page, so the HTML shows it turned (a column per segment, a row per measure)
+    let table = tree.table();
+    assert!(table.width_px() > 1000, "{}", table.width_px());
+    let t = table.to_html();
+    assert_eq!(t.matches("</th>").count(), 1 + 4);
+    assert_eq!(t.matches("</td>").count(), 12 * (1 + 4));
+    assert_eq!(table.to_string().lines().count(), 2 + 4, "the text form keeps a row per segment");
 }
 
 fn propensity(args: &[&str]) -> std::process::Output {
@@ -205,6 +209,13 @@ fn tuner_runs_seeded_and_saves_a_loadable_config() {
     let dir = tempfile::tempdir().unwrap();
     r.save_best(dir.path().join("best.json")).unwrap();
     assert_eq!(load_config(dir.path().join("best.json")).unwrap(), r.best);
+    // the search as one plot: 2 candidates stopped after 100 epochs, 1 in the final rung, the chosen one
+    let svg = r.plot().unwrap();
+    let text = svg.as_str();
+    for name in ["stopped after 100 epochs", "final rung (200 epochs)", "chosen", "cross-validated ROC AUC"] {
+        assert!(text.contains(name), "{name} missing");
+    }
+    assert_eq!(text.matches("<circle").count(), 6 + 3, "6 trials and 3 legend markers");
     let again = tune(&c, &cfg).unwrap();
     assert_eq!(
         again.trials.iter().map(|t| t.cv.auc).collect::<Vec<_>>(),

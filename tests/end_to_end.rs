@@ -57,8 +57,10 @@ fn default_training_reaches_keras_accuracy_and_stops_early() {
     let p = prepared(PreprocessConfig::default());
     let fitted = fit(&p, TrainConfig::default());
     let test = fitted.model.evaluate(&p.splits.test).unwrap();
-    // Keras reference run: 80.80 %; Python peers over 10 seeds 79.1–81.0 % (issue #2)
-    assert!(test.accuracy >= 0.78, "test accuracy {}", test.accuracy);
+    // Keras reference run: 80.80 %; Python peers over 10 seeds 79.1–81.0 % (issue #2).
+    // Deterministic: seed 1 with Keras' Adam gets 367 of the 448 test rows right (81.92 %,
+    // `propensity audiobooks`, README); PyTorch's form got 366 (81.70 %).
+    assert_eq!((test.accuracy * 448.0).round(), 367.0, "test accuracy {}", test.accuracy);
     assert!(test.loss < 0.45, "test loss {}", test.loss);
     let h = &fitted.history;
     assert!(h.stopped_early && h.epochs_run() < 100);

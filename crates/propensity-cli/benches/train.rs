@@ -1,8 +1,8 @@
 //! Training benchmark. Audiobooks: one full 100-epoch fit (no early stopping, batch 100, the
 //! 3,579-row train split) and early-stopping fits. Shopping: the tutorial's 150 epochs × 148
 //! batches of 64. With a peer Python given, the PyTorch plain loops of
-//! `../shared/anchors/torch_audiobooks.py` (on the same `.npz` files) and `torch_shopping.py`
-//! run in the same command and the ratios are printed.
+//! `../shared/anchors/torch_audiobooks.py` (on the same `.npz` files) and `torch_shopping.py`,
+//! and Keras' `fit` of `keras_audiobooks.py`, run in the same command and the ratios are printed.
 //!
 //! `cargo bench -p propensity-cli --bench train`
 //! `PEER_PYTHON=/path/to/venv/bin/python cargo bench -p propensity-cli --bench train`
@@ -110,6 +110,26 @@ fn main() -> propensity::Result<()> {
     let peer_s = median(peer);
     println!("peer PyTorch plain loop, 1 thread, 100 epochs: median {peer_s:.3} s over 3 runs");
     println!("ratio: rust is {:.1}x faster than the PyTorch loop (same machine, same command)", peer_s / full_s);
+
+    // Keras 3 `model.fit` (TensorFlow backend), the seed notebook's own stack: one run, it is slow
+    let out = Command::new(&python)
+        .arg(anchors.join("keras_audiobooks.py"))
+        .args(["--seed", "1", "--threads", "1", "--no-es", "--npz"])
+        .arg(npz)
+        .output()
+        .expect("runs the Keras peer");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match stdout.lines().find_map(|l| l.strip_prefix("RESULT ")) {
+        Some(json) => {
+            let v: serde_json::Value = serde_json::from_str(json).expect("peer JSON");
+            let keras = v["fit_s"].as_f64().expect("fit_s");
+            println!("peer Keras fit, 1 thread, 100 epochs: {keras:.2} s");
+            println!("ratio: rust is {:.1}x faster than Keras (same machine, same command)", keras / full_s);
+        }
+        None => {
+            println!("Keras peer failed (needs tensorflow in PEER_PYTHON): {}", String::from_utf8_lossy(&out.stderr))
+        }
+    }
 
     let out = Command::new(&python)
         .arg(anchors.join("torch_shopping.py"))

@@ -83,7 +83,8 @@ pub struct TrainArgs {
     #[arg(long)]
     seed: Option<u64>,
     /// Train N seeds (seed, seed+1, …) and report the spread of the headline score; the first
-    /// seed's model and report are written.
+    /// seed's model and report are written. With `folds` ≥ 2 in the task's split, every seed
+    /// fits every fold (repeated k-fold) and cross_validation.json holds the folds' scores.
     #[arg(long, default_value_t = 1)]
     runs: usize,
     /// Output folder: model.json, report.html, report.json, task.json.
@@ -114,47 +115,77 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let record_file = args.record.file()?;
     let table = propensity::table::TextTable::read_csv(&args.data)?;
     let first_seed = task.training.seed;
+    let folds = task.split.folds;
     let mut headline = vec![];
+    let mut cross_validations = vec![];
     for k in 0..args.runs {
         let seed = first_seed + k as u64;
         let run_task =
             Task { training: propensity::train::TrainConfig { seed, ..task.training.clone() }, ..task.clone() };
-        let run = run_task.fit_table(&table)?;
-        let r = &run.report;
-        let out = |f: &str| args.out.join(f);
-        // the files first: a reader that stops early (`| head`) ends the printing, not the run
-        if k == 0 {
-            run.saved.save(out("model.json"))?;
-            r.save_html(out("report.html"))?;
-            propensity::io::write_bytes_atomic(&out("report.json"), serde_json::to_string_pretty(r)?.as_bytes())?;
-            run_task.save(out("task.json"))?;
-        }
-        if let (Some(file), Some(test)) = (&record_file, r.evaluation) {
-            // the model card already holds the data's hash and every model's test scores
-            let card = &run.saved.card;
-            let record =
-                RunRecord::new("train", &card.data_sha256, &args.record.label, &r.history, test, card.metrics.clone());
-            append_record(file, &record)?;
-        }
-        println!(
-            "seed {seed}: {} epochs in {:.2} s; test {measure} {:.4}",
-            r.history.epochs_run(),
-            r.history.seconds,
-            r.headline()
-        );
-        headline.push(r.headline());
-        if k == 0 {
-            println!("\n{r}\n");
+        let mut fold_reports = vec![];
+        for fold in 0..folds {
+            let run = run_task.fit_fold(&table, fold)?;
+            let r = &run.report;
+            let first = k == 0 && fold == 0;
+            let out = |f: &str| args.out.join(f);
+            // the files first: a reader that stops early (`| head`) ends the printing, not the run
+            if first {
+                run.saved.save(out("model.json"))?;
+                r.save_html(out("report.html"))?;
+                propensity::io::write_bytes_atomic(&out("report.json"), serde_json::to_string_pretty(r)?.as_bytes())?;
+                run_task.save(out("task.json"))?;
+            }
+            if let (Some(file), Some(test)) = (&record_file, r.evaluation) {
+                // the model card already holds the data's hash and every model's test scores
+                let card = &run.saved.card;
+                let record = RunRecord::new(
+                    "train",
+                    &card.data_sha256,
+                    &args.record.label,
+                    &r.history,
+                    test,
+                    card.metrics.clone(),
+                );
+                append_record(file, &record)?;
+            }
+            let which = if folds > 1 { format!(" fold {}/{folds}", fold + 1) } else { String::new() };
             println!(
-                "wrote model.json, report.html, report.json and task.json to {}; score new rows with\n  \
-                 propensity score --model {} --data NEW.csv --output scores.csv",
-                args.out.display(),
-                out("model.json").display()
+                "seed {seed}{which}: {} epochs in {:.2} s; test {measure} {:.4}",
+                r.history.epochs_run(),
+                r.history.seconds,
+                r.headline()
             );
+            if first {
+                println!("\n{r}\n");
+                println!(
+                    "wrote model.json, report.html, report.json and task.json to {}{}; score new rows with\n  \
+                     propensity score --model {} --data NEW.csv --output scores.csv",
+                    args.out.display(),
+                    if folds > 1 { " (the first fold's model)" } else { "" },
+                    out("model.json").display()
+                );
+            }
+            if folds == 1 {
+                headline.push(r.headline());
+            } else {
+                fold_reports.push(run.report);
+            }
+        }
+        if folds > 1 {
+            let cv = propensity::crossval::CrossValidation::new(&fold_reports);
+            println!("\nseed {seed}:\n{cv}");
+            headline.push(cv.interval(0).expect("2 or more folds").mean);
+            cross_validations.push(cv);
         }
     }
+    if folds > 1 {
+        let path = args.out.join("cross_validation.json");
+        propensity::io::write_bytes_atomic(&path, serde_json::to_string_pretty(&cross_validations)?.as_bytes())?;
+        println!("wrote {}", path.display());
+    }
     if let Some(i) = Interval::of(&headline).filter(|_| args.runs > 1) {
-        println!("{} seeds from {first_seed}: test {measure} {i}", args.runs);
+        let what = if folds > 1 { format!("mean {folds}-fold ") } else { String::new() };
+        println!("{} seeds from {first_seed}: {what}test {measure} {i}", args.runs);
     }
     Ok(())
 }

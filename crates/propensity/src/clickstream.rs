@@ -274,6 +274,7 @@ impl Default for ClickConfig {
                 learning_rate: 1e-2,
                 early_stopping: Some(EarlyStoppingConfig { patience: 20, min_delta: 0.0, restore_best: true }),
                 seed: 0,
+                adam: crate::optim::AdamForm::Pytorch,
                 ..TrainConfig::default()
             },
         }

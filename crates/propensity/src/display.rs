@@ -39,8 +39,62 @@ impl HtmlTable {
         (0..self.header.len()).map(|j| self.rows.iter().all(|r| r.get(j).is_none_or(|c| number(c)))).collect()
     }
 
-    /// The table as an HTML fragment.
+    /// About how many pixels wide the table renders in Jupyter: 7 px a character of each
+    /// column's longest cell (text longer than 40 characters wraps), plus 16 px of padding.
+    pub fn width_px(&self) -> usize {
+        (0..self.header.len())
+            .map(|j| {
+                let longest = self
+                    .rows
+                    .iter()
+                    .filter_map(|r| r.get(j))
+                    .chain([&self.header[j]])
+                    .map(|c| c.chars().count().min(40))
+                    .max()
+                    .unwrap_or(0);
+                7 * longest + 16
+            })
+            .sum()
+    }
+
+    /// Rows become columns: a column per row (headed by its first cell) and a row per column (a
+    /// `df.head().T`), how a few rows of a wide table fit the page.
+    pub fn transposed(&self) -> HtmlTable {
+        let mut header = vec![self.header[0].clone()];
+        header.extend(self.rows.iter().map(|r| r.first().cloned().unwrap_or_default()));
+        let rows = (1..self.header.len())
+            .map(|j| {
+                let mut row = vec![self.header[j].clone()];
+                row.extend(self.rows.iter().map(|r| r.get(j).cloned().unwrap_or_default()));
+                row
+            })
+            .collect();
+        HtmlTable { caption: self.caption.clone(), header, rows }
+    }
+
+    /// The table as an HTML fragment. A table wider than a notebook page (1,000 px, see
+    /// [`width_px`](Self::width_px)) with at most 12 rows is shown [`transposed`](Self::transposed)
+    /// when that is narrower.
+    ///
+    /// ```
+    /// use propensity::display::HtmlTable;
+    /// let names: Vec<String> = (0..30).map(|j| format!("column_{j}")).collect();
+    /// let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    /// let t = HtmlTable::new("Wide", &refs).row((0..30).map(|j| j.to_string()).collect());
+    /// assert!(t.width_px() > 1000);
+    /// assert!(t.to_html().contains("<tr><td style=\"text-align:left\">column_1</td><td>1</td></tr>"));
+    /// ```
     pub fn to_html(&self) -> String {
+        if self.width_px() > 1000 && (1..=12).contains(&self.rows.len()) && self.header.len() > 2 {
+            let turned = self.transposed();
+            if turned.width_px() < self.width_px() {
+                return turned.html();
+            }
+        }
+        self.html()
+    }
+
+    fn html(&self) -> String {
         let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
         let numeric = self.numeric_columns();
         let align = |j: usize| if numeric.get(j).copied().unwrap_or(true) { "" } else { " style=\"text-align:left\"" };

@@ -13,7 +13,7 @@ use dfdx::prelude::{Axes2, Cpu, HasErr, PutTape, SplitTape, Tape, Tensor, Tensor
 use dfdx::shapes::HasShape;
 use dfdx::tensor_ops::PermuteTo;
 
-use crate::network::DenseBlock;
+use crate::network::{Activation, DenseBlock};
 
 /// A batch of rows with a run-time width, optionally carrying a gradient tape.
 pub type Rows<T = dfdx::prelude::NoneTape> = Tensor<(usize, usize), f32, Cpu, T>;
@@ -42,15 +42,19 @@ pub fn dense_layer<T: Tape<f32, Cpu>>(
     inputs: usize,
     units: usize,
 ) -> Result<Rows<T>, <Cpu as HasErr>::Err> {
-    dense(x, params, values, &DenseBlock { at, inputs, units, activation: crate::network::Activation::Linear })
+    let block = DenseBlock { at, inputs, units, activation: Activation::Linear };
+    dense(x, params, values, &block, Activation::Linear)
 }
 
-/// [`dense_layer`] for a block of a network's layout.
+/// [`dense_layer`] for a block of a network's layout, followed by `activation` (a ReLU is
+/// applied in the same pass as the bias, and its gradient mask in the same pass as the bias
+/// gradient: dfdx's ReLU kernels walk every element through strided index arithmetic).
 pub(crate) fn dense<T: Tape<f32, Cpu>>(
     x: Rows<T>,
     params: &Flat,
     values: &[f32],
     block: &DenseBlock,
+    activation: Activation,
 ) -> Result<Rows<T>, <Cpu as HasErr>::Err> {
     let (x, mut tape) = x.split_tape();
     let (o, i, at) = (block.units, block.inputs, block.at);
@@ -69,13 +73,20 @@ pub(crate) fn dense<T: Tape<f32, Cpu>>(
     }
     let transposed = weight.retaped::<T>().try_permute::<_, Axes2<1, 0>>()?;
     let product = x.put_tape(tape).try_matmul(transposed)?;
-    Ok(add_bias_rows(product, params, &values[block.bias_at()..block.bias_at() + o], block.bias_at()))
+    let bias = &values[block.bias_at()..block.bias_at() + o];
+    let out = add_bias_rows(product, params, bias, block.bias_at(), activation == Activation::Relu);
+    match activation {
+        Activation::Tanh => out.try_tanh(),
+        Activation::Relu | Activation::Linear => Ok(out),
+    }
 }
 
-/// `x[r, :] += bias` for every row, in place. The output keeps the product's identity, so the
-/// gradient flowing into it is the gradient of the product (d(x + b)/dx = 1); the bias slice of
-/// the flat gradient (from `bias_at`) gets the column sums of that gradient.
-fn add_bias_rows<T: Tape<f32, Cpu>>(x: Rows<T>, params: &Flat, bias: &[f32], bias_at: usize) -> Rows<T> {
+/// `x[r, :] += bias` for every row, in place, then `max(x, 0)` when `relu`. The output keeps the
+/// product's identity, so the gradient flowing into it is the gradient of the product
+/// (d(x + b)/dx = 1), once masked where the ReLU gave 0 (exactly what dfdx's ReLU backward
+/// writes: the gradient or +0); the bias slice of the flat gradient (from `bias_at`) gets the
+/// column sums of that gradient.
+fn add_bias_rows<T: Tape<f32, Cpu>>(x: Rows<T>, params: &Flat, bias: &[f32], bias_at: usize, relu: bool) -> Rows<T> {
     let (mut x, mut tape) = x.split_tape();
     let (rows, o) = (x.shape().0, bias.len());
     let mut buf = vec![0.0f32; rows * o];
@@ -83,14 +94,23 @@ fn add_bias_rows<T: Tape<f32, Cpu>>(x: Rows<T>, params: &Flat, bias: &[f32], bia
     for row in buf.chunks_exact_mut(o) {
         for (v, bb) in row.iter_mut().zip(bias) {
             *v += bb;
+            if relu {
+                *v = v.max(0.0);
+            }
         }
     }
     x.copy_from(&buf);
     if T::OWNS_TAPE {
         let (out, p) = (x.ghost(), params.ghost());
         tape.add_backward_op(move |grads| {
+            let g = grads.get_or_alloc_mut(&out)?;
+            if relu {
+                for (gv, v) in g.iter_mut().zip(&buf) {
+                    *gv = if *v > 0.0 { *gv } else { 0.0 };
+                }
+            }
             let mut sums = vec![0.0f32; o];
-            for row in grads.get_or_alloc_mut(&out)?.chunks_exact(o) {
+            for row in g.chunks_exact(o) {
                 for (s, g) in sums.iter_mut().zip(row) {
                     *s += g;
                 }

@@ -30,6 +30,7 @@ pub mod cdnow;
 pub mod classify;
 pub mod clickstream;
 pub mod clv;
+pub mod crossval;
 pub mod dataset;
 pub mod display;
 pub mod eda;

@@ -124,15 +124,11 @@ impl Model {
         x: Rows<T>,
         depth: Option<usize>,
     ) -> std::result::Result<Rows<T>, <Cpu as HasErr>::Err> {
-        let values = self.params.as_vec();
+        let mut values = vec![0.0f32; self.parameters()];
+        self.params.copy_into(&mut values); // one memcpy (`as_vec` copies element by element)
         let params: &Flat = &self.params;
         let blocks = self.network.blocks();
         let depth = depth.unwrap_or(blocks.len()).min(blocks.len());
-        let activate = |h: Rows<T>, a: Activation| match a {
-            Activation::Relu => h.try_relu(),
-            Activation::Tanh => h.try_tanh(),
-            Activation::Linear => Ok(h),
-        };
         let branches = self.network.branches.len();
         let mut start = 0;
         let mut h = if branches == 0 || depth == 0 {
@@ -151,7 +147,7 @@ impl Model {
                     data.chunks_exact(width).flat_map(|r| r[from..from + b.inputs].iter().copied()).collect();
                 from += b.inputs;
                 let xb = self.dev.tensor_from_vec(block, (rows, b.inputs)).put_tape(tape);
-                let hb = activate(crate::layers::dense(xb, params, &values, b)?, b.activation)?;
+                let hb = crate::layers::dense(xb, params, &values, b, b.activation)?;
                 if i + 1 == branches {
                     joined = Some(crate::layers::join(&done, hb));
                     break;
@@ -164,10 +160,9 @@ impl Model {
             joined.expect("a network with branches has at least one")
         };
         for (i, b) in blocks.iter().enumerate().take(depth).skip(start) {
-            h = crate::layers::dense(h, params, &values, b)?;
-            if i + 1 < blocks.len() {
-                h = activate(h, b.activation)?;
-            }
+            // the last block's outputs are raw (the head's softmax or sigmoid is in the loss)
+            let activation = if i + 1 < blocks.len() { b.activation } else { Activation::Linear };
+            h = crate::layers::dense(h, params, &values, b, activation)?;
         }
         Ok(h)
     }

@@ -63,16 +63,14 @@ pub fn training_curves(history: &History) -> Result<Svg> {
     let accuracy = [series("accuracy", |e| e.accuracy), series("val_accuracy", |e| e.val_accuracy)];
     if accuracy.iter().all(|s| s.1.is_empty()) {
         // a regression loss (an autoencoder) logs no accuracy: the loss panel alone
-        return render((450, 340), |root| {
-            draw_lines(root, "Loss", Axes::fit("epoch", "loss", &loss, true), &loss, SeriesLabelPosition::UpperRight)
-        });
+        return render((450, 340), |root| draw_lines(root, "Loss", Axes::fit("epoch", "loss", &loss, true), &loss));
     }
     render((900, 340), |root| {
         let (left, right) = root.split_horizontally(450);
         let loss_axes = Axes::fit("epoch", "loss", &loss, true);
-        draw_lines(&left, "Loss", loss_axes, &loss, SeriesLabelPosition::UpperRight)?;
+        draw_lines(&left, "Loss", loss_axes, &loss)?;
         let accuracy_axes = Axes::fit("epoch", "accuracy", &accuracy, true);
-        draw_lines(&right, "Accuracy", accuracy_axes, &accuracy, SeriesLabelPosition::LowerRight)
+        draw_lines(&right, "Accuracy", accuracy_axes, &accuracy)
     })
 }
 
@@ -117,6 +115,98 @@ fn draw_legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosit
         .position(position)
         .draw()
         .map_err(plot_err)
+}
+
+/// Where a legend goes so that it covers no data: the first corner (upper right, upper left,
+/// lower right, lower left) whose box holds none of `points` (matplotlib's `loc="best"`); when
+/// every corner holds data, the upper right, with the y range raised until the box sits above
+/// all of it. `plot` is the plotting area's size in pixels, the box is sized from the labels as
+/// plotters lays it out (12 px text, a 30 px marker column, 10 px margins).
+fn place_legend(
+    points: &[(f64, f64)],
+    x: &std::ops::Range<f64>,
+    y: &std::ops::Range<f64>,
+    plot: (f64, f64),
+    labels: &[&str],
+) -> (SeriesLabelPosition, std::ops::Range<f64>) {
+    let chars = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as f64;
+    let (w, h) = (60.0 + 6.8 * chars, 30.0 + 15.0 * labels.len() as f64);
+    let (fw, fh) = ((w / plot.0).min(1.0), (h / plot.1).min(0.6));
+    let at = |p: &(f64, f64)| ((p.0 - x.start) / (x.end - x.start), (p.1 - y.start) / (y.end - y.start));
+    let corners = [
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::UpperLeft, false, true),
+        (SeriesLabelPosition::LowerRight, true, false),
+        (SeriesLabelPosition::LowerLeft, false, false),
+    ];
+    for (position, right, top) in corners {
+        let inside = |p: &(f64, f64)| {
+            let (u, v) = at(p);
+            let across = if right { u >= 1.0 - fw } else { u <= fw };
+            let up = if top { v >= 1.0 - fh } else { v <= fh };
+            across && up && (0.0..=1.0).contains(&u) && (0.0..=1.0).contains(&v)
+        };
+        if !points.iter().any(inside) {
+            return (position, y.clone());
+        }
+    }
+    // head room: (top − y.end) / (top − y.start) = fh
+    let top = (y.end - fh * y.start) / (1.0 - fh);
+    (SeriesLabelPosition::UpperRight, y.start..top)
+}
+
+/// Points along each polyline (20 per segment), so a line crossing a corner counts as data there.
+fn along(series: &[(String, Vec<(f64, f64)>)]) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    for (_, data) in series {
+        out.extend(data.iter().copied());
+        for w in data.windows(2) {
+            out.extend((1..20).map(|k| {
+                let t = k as f64 / 20.0;
+                (w[0].0 + t * (w[1].0 - w[0].0), w[0].1 + t * (w[1].1 - w[0].1))
+            }));
+        }
+    }
+    out
+}
+
+/// The plotting area left inside `area` by a chart's margin, caption and label areas.
+fn plot_size(area: &Area, margin: u32, x_label_area: u32, y_label_area: u32, caption: bool) -> (f64, f64) {
+    let (w, h) = area.dim_in_pixel();
+    let caption = if caption { 26 } else { 0 };
+    (
+        (w.saturating_sub(2 * margin + y_label_area)).max(1) as f64,
+        (h.saturating_sub(2 * margin + x_label_area + caption)).max(1) as f64,
+    )
+}
+
+/// A chart with numeric axes, their titles and tick labels drawn (`label_areas`: the heights
+/// of the x and y label areas in pixels, around a 12 px margin).
+fn xy_chart<'a, 'b>(
+    area: &'a Area<'b>,
+    title: &str,
+    (x_label, y_label): (&str, &str),
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    label_areas: (u32, u32),
+) -> Result<Chart<'a, 'b>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(label_areas.0)
+        .y_label_area_size(label_areas.1)
+        .build_cartesian_2d(x, y)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .max_light_lines(0)
+        .draw()
+        .map_err(plot_err)?;
+    Ok(chart)
 }
 
 /// A chart whose x axis holds one slot per category (at 0, 1, …), with its mesh drawn.
@@ -179,12 +269,31 @@ pub fn bar_chart(title: &str, y_label: &str, groups: &[String], series: &[(Strin
     }
     let y_max = series.iter().flat_map(|s| s.1.iter()).copied().fold(0.0f64, f64::max).max(1e-9) * 1.1;
     let n = series.len().max(1) as f64;
+    let width = 0.8 / n;
+    let left = |k: usize, g: usize| g as f64 - 0.4 + k as f64 * width;
     render((640, 380), |root| {
-        let mut chart = category_chart(root, title, groups, 0.0..y_max, y_label)?;
+        let mut y = 0.0..y_max;
+        let mut legend = SeriesLabelPosition::UpperLeft;
+        if series.len() > 1 {
+            // every bar as points over its area, so the legend goes where no bar is
+            let mut bars = Vec::new();
+            for (k, (_, values)) in series.iter().enumerate() {
+                for (g, &v) in values.iter().enumerate() {
+                    for i in 0..=4 {
+                        for j in 0..=10 {
+                            bars.push((left(k, g) + width * 0.95 * i as f64 / 4.0, v * j as f64 / 10.0));
+                        }
+                    }
+                }
+            }
+            let labels: Vec<&str> = series.iter().map(|s| s.0.as_str()).collect();
+            let x = -0.5..groups.len() as f64 - 0.5;
+            (legend, y) = place_legend(&bars, &x, &y, plot_size(root, 12, 36, 64, true), &labels);
+        }
+        let mut chart = category_chart(root, title, groups, y, y_label)?;
         for (k, (name, values)) in series.iter().enumerate() {
             let color = PALETTE[k % PALETTE.len()];
-            let width = 0.8 / n;
-            let left = |g: usize| g as f64 - 0.4 + k as f64 * width;
+            let left = |g: usize| left(k, g);
             chart
                 .draw_series(
                     values
@@ -197,7 +306,7 @@ pub fn bar_chart(title: &str, y_label: &str, groups: &[String], series: &[(Strin
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
         }
         if series.len() > 1 {
-            draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+            draw_legend(&mut chart, legend)?;
         }
         Ok(())
     })
@@ -486,9 +595,7 @@ pub fn roc_curves(curves: &[crate::classify::RocCurve]) -> Result<Svg> {
         y: 0.0..1.0,
         integer_x: false,
     };
-    render((520, 460), |root| {
-        draw_lines(root, "ROC curves (one vs rest)", axes, &series, SeriesLabelPosition::LowerRight)
-    })
+    render((520, 460), |root| draw_lines(root, "ROC curves (one vs rest)", axes, &series))
 }
 
 /// The name of a reference series (chance, perfect calibration, random order) for [`lines`]:
@@ -512,7 +619,52 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(
         return Err(Error::Plot(format!("{title}: nothing to plot")));
     }
     let axes = Axes::fit(x_label, y_label, series, false);
-    render((560, 360), |root| draw_lines(root, title, axes, series, SeriesLabelPosition::UpperRight))
+    render((560, 360), |root| draw_lines(root, title, axes, series))
+}
+
+/// Several lines of `(x, y)` points, drawn in one colour by [`trajectories`].
+pub type Polylines = Vec<Vec<(f64, f64)>>;
+
+/// Groups of polylines, one colour and one legend entry per group: e.g. each tuning candidate's
+/// cross-validated score across the rungs of a search, coloured by how far it went.
+///
+/// ```
+/// let groups = vec![
+///     ("dropped".to_string(), vec![vec![(22.0, 0.70)], vec![(22.0, 0.71)]]),
+///     ("finalists".to_string(), vec![vec![(22.0, 0.75), (66.0, 0.77), (200.0, 0.78)]]),
+/// ];
+/// let svg = propensity::plot::trajectories("Search", "epoch budget", "CV AUC", &groups).unwrap();
+/// assert_eq!(svg.as_str().matches("<circle").count(), 5 + 2, "a marker per point and per legend entry");
+/// ```
+pub fn trajectories(title: &str, x_label: &str, y_label: &str, groups: &[(String, Polylines)]) -> Result<Svg> {
+    let flat: Vec<(String, Vec<(f64, f64)>)> =
+        groups.iter().flat_map(|(name, lines)| lines.iter().map(move |l| (name.clone(), l.clone()))).collect();
+    if flat.iter().all(|s| s.1.is_empty()) {
+        return Err(Error::Plot(format!("{title}: nothing to plot")));
+    }
+    let axes = Axes::fit(x_label, y_label, &flat, false);
+    let pad = (axes.x.end - axes.x.start) * 0.04;
+    let x = axes.x.start - pad..axes.x.end + pad;
+    render((600, 380), |root| {
+        let labels: Vec<&str> = groups.iter().map(|g| g.0.as_str()).collect();
+        let (legend, y) = place_legend(&along(&flat), &x, &axes.y, plot_size(root, 12, 40, 60, true), &labels);
+        let mut chart = xy_chart(root, title, (x_label, y_label), x.clone(), y, (40, 60))?;
+        for (k, (name, lines)) in groups.iter().enumerate() {
+            let color = PALETTE[k % PALETTE.len()];
+            for line in lines {
+                chart
+                    .draw_series(LineSeries::new(line.iter().copied(), color.mix(0.7).stroke_width(1)))
+                    .map_err(plot_err)?;
+            }
+            chart
+                .draw_series(lines.iter().flatten().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(plot_err)?
+                .label(name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+        }
+        draw_legend(&mut chart, legend)?;
+        Ok(())
+    })
 }
 
 /// A tick label: whole numbers without a decimal point (`10000`, not `10000.0`), others with at
@@ -547,20 +699,18 @@ impl<'a> Axes<'a> {
     }
 }
 
-/// Draws named line series (with point markers when they are short) in palette order.
-fn draw_lines(
-    area: &Area,
-    title: &str,
-    axes: Axes,
-    series: &[(String, Vec<(f64, f64)>)],
-    legend: SeriesLabelPosition,
-) -> Result<()> {
+/// Draws named line series (with point markers when they are short) in palette order, the
+/// legend where it covers no line ([`place_legend`]).
+fn draw_lines(area: &Area, title: &str, axes: Axes, series: &[(String, Vec<(f64, f64)>)]) -> Result<()> {
+    let labels: Vec<&str> =
+        series.iter().filter(|s| !s.1.is_empty()).map(|s| s.0.strip_prefix(REFERENCE).unwrap_or(&s.0)).collect();
+    let (legend, y) = place_legend(&along(series), &axes.x, &axes.y, plot_size(area, 12, 40, 60, true), &labels);
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 16))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(axes.x.clone(), axes.y.clone())
+        .build_cartesian_2d(axes.x.clone(), y)
         .map_err(plot_err)?;
     let whole = |x: &f64| format!("{x:.0}");
     let mut mesh = chart.configure_mesh();
@@ -657,32 +807,23 @@ pub fn scatter(title: &str, x_label: &str, y_label: &str, groups: &[(String, Vec
     }
     let axes = Axes::fit(x_label, y_label, groups, false);
     let pad = (axes.x.end - axes.x.start) * 0.04;
+    let x = axes.x.start - pad..axes.x.end + pad;
     render((620, 520), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 16))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(50)
-            .build_cartesian_2d(axes.x.start - pad..axes.x.end + pad, axes.y.clone())
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .max_light_lines(0)
-            .draw()
-            .map_err(plot_err)?;
+        let points: Vec<(f64, f64)> = groups.iter().flat_map(|g| g.1.iter().copied()).collect();
+        let labels: Vec<&str> = groups.iter().map(|g| g.0.as_str()).collect();
+        let (legend, y) = place_legend(&points, &x, &axes.y, plot_size(root, 12, 36, 50, true), &labels);
+        let mut chart = xy_chart(root, title, (x_label, y_label), x.clone(), y, (36, 50))?;
+        // a map of thousands of points needs small dots; a few runs need visible ones
+        let radius = if points.len() <= 200 { 4 } else { 2 };
         for (k, (name, points)) in groups.iter().enumerate() {
             let color = PALETTE[k % PALETTE.len()];
             chart
-                .draw_series(points.iter().map(|&p| Circle::new(p, 2, color.mix(0.6).filled())))
+                .draw_series(points.iter().map(|&p| Circle::new(p, radius, color.mix(0.6).filled())))
                 .map_err(plot_err)?
                 .label(name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
         }
-        draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        draw_legend(&mut chart, legend)?;
         Ok(())
     })
 }
@@ -817,4 +958,30 @@ pub fn histograms(title: &str, columns: &[(String, Vec<f64>)], per_row: usize, b
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(name: &str, points: &[(f64, f64)]) -> (String, Vec<(f64, f64)>) {
+        (name.to_string(), points.to_vec())
+    }
+
+    #[test]
+    fn legends_go_where_no_data_is() {
+        let (x, y, plot) = (0.0..1.0, 0.0..1.0, (400.0, 300.0));
+        // a rising line crosses the upper right and the lower left: the upper left is free
+        let rising = along(&[series("a", &[(0.0, 0.0), (1.0, 1.0)])]);
+        assert_eq!(place_legend(&rising, &x, &y, plot, &["a"]), (SeriesLabelPosition::UpperLeft, 0.0..1.0));
+        // a falling line (a loss curve) leaves the upper right free
+        let falling = along(&[series("loss", &[(0.0, 1.0), (1.0, 0.0)])]);
+        assert_eq!(place_legend(&falling, &x, &y, plot, &["loss"]).0, SeriesLabelPosition::UpperRight);
+        // points in every corner: the y range grows so the box sits above them all
+        let corners = [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)];
+        let (position, raised) = place_legend(&corners, &x, &y, plot, &["segment 1", "segment 2"]);
+        assert_eq!(position, SeriesLabelPosition::UpperRight);
+        // box 60 + 6.8·9 ≈ 121 px wide, 30 + 2·15 = 60 px high: a fifth of 300 px above the data
+        assert!((raised.end - 1.0 / 0.8).abs() < 1e-12, "{raised:?}");
+    }
 }

@@ -337,7 +337,8 @@ pub fn records_plot(records: &[RunRecord]) -> crate::Result<crate::plot::Svg> {
             None => series.push((key, vec![point])),
         }
     }
-    crate::plot::lines("Test accuracy per run", "run", "test accuracy, %", &series)
+    // independent runs: points, not a line that suggests a trend from one seed to the next
+    crate::plot::scatter("Test accuracy per run", "run", "test accuracy, %", &series)
 }
 
 /// Trains two configurations of `network` on the same seeds (each config's seed is

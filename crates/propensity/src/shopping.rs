@@ -285,6 +285,7 @@ pub fn train_config(seed: u64) -> TrainConfig {
         batch_size: 64,
         max_epochs: 150,
         epsilon: 1e-8,
+        adam: crate::optim::AdamForm::Pytorch,
         early_stopping: None,
         class_weights: ClassWeights::Balanced,
         init: crate::model::Init::PyTorch,
@@ -441,7 +442,7 @@ impl Comparison {
         for (label, r) in &self.rows {
             t.push(vec![
                 label.clone(),
-                pct(r.report.accuracy),
+                format!("{:.4}", r.report.accuracy),
                 format!("{:.3}", r.report.macro_avg.f1),
                 format!("{:.4}", r.macro_auc),
                 format!("{:.3}", r.report.per_class[0].precision),
@@ -606,7 +607,12 @@ pub fn cross_validate(
 pub fn scores_table(caption: &str, scores: &[FoldScores]) -> crate::display::HtmlTable {
     let mut t = crate::display::HtmlTable::new(caption, &["", "accuracy", "macro F1", "macro AUC"]);
     for (i, s) in scores.iter().enumerate() {
-        t.push(vec![(i + 1).to_string(), pct(s.accuracy), format!("{:.3}", s.macro_f1), format!("{:.4}", s.macro_auc)]);
+        t.push(vec![
+            (i + 1).to_string(),
+            format!("{:.4}", s.accuracy),
+            format!("{:.3}", s.macro_f1),
+            format!("{:.4}", s.macro_auc),
+        ]);
     }
     let sum = |f: fn(&FoldScores) -> f64| {
         crate::metrics::Summary::of(&scores.iter().map(f).collect::<Vec<_>>())

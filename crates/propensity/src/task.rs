@@ -148,8 +148,19 @@ pub struct Split {
     pub column: Option<String>,
     /// Share of rows for validation.
     pub validation: f64,
-    /// Share of rows for the test.
+    /// Share of rows for the test (unused with `folds` ≥ 2).
     pub test: f64,
+    /// K-fold cross-validation when 2 or more: the rows are dealt into `folds` parts (at random,
+    /// by class, or by whole groups, as `by` says; not by time) and each part is the test set of
+    /// one fit, so every row is tested once; validation rows come from the other parts by the
+    /// same rule. `propensity train` fits every fold and reports each and their mean (scikit-learn's
+    /// `cross_validate` with `KFold`, `StratifiedKFold` or `GroupKFold`); 1 is one split.
+    #[serde(default = "one_fold")]
+    pub folds: usize,
+}
+
+fn one_fold() -> usize {
+    1
 }
 
 /// A column the task leaves out, and why (written by [`Task::infer`] so the file says it).
@@ -318,6 +329,7 @@ impl Task {
                 column: None,
                 validation: 0.1,
                 test: 0.1,
+                folds: 1,
             },
             hidden: if small { vec![] } else { vec![50, 50] },
             training: TrainConfig {
@@ -329,6 +341,7 @@ impl Task {
                     min_delta: 0.0,
                     restore_best: true,
                 }),
+                adam: crate::optim::AdamForm::Pytorch,
                 ..TrainConfig::default()
             },
         };
@@ -395,16 +408,22 @@ impl Task {
             None => s.by.name().to_string(),
         };
         let share = |r: f64| format!("{:.0} %", 100.0 * r);
-        t.push(vec![
-            "(split)".into(),
-            "rows".into(),
+        let how = if s.folds >= 2 {
+            format!(
+                "{by}, {}-fold cross-validation: each fold is the test set once; validation {} of the rows, \
+                 from the other folds",
+                s.folds,
+                share(s.validation)
+            )
+        } else {
             format!(
                 "{by}: training {} / validation {} / test {}",
                 share(1.0 - s.validation - s.test),
                 share(s.validation),
                 share(s.test)
-            ),
-        ]);
+            )
+        };
+        t.push(vec!["(split)".into(), "rows".into(), how]);
         let hidden = if self.hidden.is_empty() {
             "no hidden layer (logistic / linear)".to_string()
         } else {
@@ -457,6 +476,17 @@ impl Task {
             }
             _ => {}
         }
+        if s.folds == 0 {
+            return bad("split.folds", "must be at least 1 (1: one split; k ≥ 2: k-fold cross-validation)".into());
+        }
+        if s.folds >= 2 && s.by == SplitBy::Time {
+            return bad(
+                "split.folds",
+                "k-fold would test on the past with a model trained on the future; a time split keeps the \
+                 latest `test` share as the one test set (set folds = 1)"
+                    .into(),
+            );
+        }
         if self.hidden.contains(&0) {
             return bad("hidden", "layer widths must be at least 1".into());
         }
@@ -476,17 +506,60 @@ impl Task {
     /// Trains the task on `data` with its seed (see [`TaskRun`]).
     pub fn fit(&self, data: impl AsRef<Path>) -> Result<TaskRun> {
         self.check()?; // before reading a large file
-        self.fit_checked(&TextTable::read_csv(data)?)
+        self.fit_checked(&TextTable::read_csv(data)?, 0)
     }
 
-    /// [`fit`](Self::fit) on a table already read (several seeds on one file read once).
+    /// [`fit`](Self::fit) on a table already read (several seeds on one file read once). With
+    /// k-fold cross-validation this is the first fold's fit.
     pub fn fit_table(&self, table: &TextTable) -> Result<TaskRun> {
-        self.check()?;
-        self.fit_checked(table)
+        self.fit_fold(table, 0)
     }
 
-    fn fit_checked(&self, table: &TextTable) -> Result<TaskRun> {
-        Prepared::new(self, table)?.run(self, table)
+    /// The fit whose test set is fold `fold` (0-based) of a k-fold split; fold 0 is the one
+    /// split when `split.folds` is 1.
+    pub fn fit_fold(&self, table: &TextTable, fold: usize) -> Result<TaskRun> {
+        self.check()?;
+        if fold >= self.split.folds {
+            return Err(Error::Config {
+                field: "fold",
+                message: format!("fold {fold} of a split into {} fold(s)", self.split.folds),
+            });
+        }
+        self.fit_checked(table, fold)
+    }
+
+    /// Fits every fold of a k-fold split (`split.folds` ≥ 2) and gathers their test scores.
+    ///
+    /// ```
+    /// use propensity::table::TextTable;
+    /// use propensity::task::{Task, SplitBy};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let p = dir.path().join("t.csv");
+    /// let rows: String = (0..300).map(|i| format!("{},{}\n", i % 13, if i % 13 < 5 { "yes" } else { "no" })).collect();
+    /// std::fs::write(&p, format!("visits,bought\n{rows}")).unwrap();
+    /// let mut task = Task::infer(&p, "bought").unwrap();
+    /// task.split.folds = 3;
+    /// let cv = task.cross_validate(&TextTable::read_csv(&p).unwrap()).unwrap();
+    /// assert_eq!(cv.folds.len(), 3);
+    /// assert_eq!(cv.folds.iter().map(|f| f.split[2]).sum::<usize>(), 300, "every row tested once");
+    /// assert_eq!(task.split.by, SplitBy::Stratified);
+    /// ```
+    pub fn cross_validate(&self, table: &TextTable) -> Result<crate::crossval::CrossValidation> {
+        self.check()?;
+        if self.split.folds < 2 {
+            return Err(Error::Config {
+                field: "split.folds",
+                message: "cross-validation needs 2 or more folds".into(),
+            });
+        }
+        let reports = (0..self.split.folds)
+            .map(|f| self.fit_checked(table, f).map(|run| run.report))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(crate::crossval::CrossValidation::new(&reports))
+    }
+
+    fn fit_checked(&self, table: &TextTable, fold: usize) -> Result<TaskRun> {
+        Prepared::new(self, table, fold)?.run(self, table)
     }
 }
 
@@ -501,7 +574,7 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(task: &Task, table: &TextTable) -> Result<Prepared> {
+    fn new(task: &Task, table: &TextTable, fold: usize) -> Result<Prepared> {
         let tj = table.position(&task.target.column)?;
         let rows: Vec<usize> = (0..table.rows()).filter(|&i| !table.cell(i, tj).is_empty()).collect();
         let without_target = table.rows() - rows.len();
@@ -552,7 +625,7 @@ impl Prepared {
         if rows.len() < 10 {
             return Err(Error::Data(format!("{} rows have a target; at least 10 are needed", rows.len())));
         }
-        let split = split_rows(task, table, &rows, &y, classes.len())?;
+        let split = split_rows(task, table, &rows, &y, classes.len(), fold)?;
         Ok(Prepared { rows, without_target, classes, y, split })
     }
 
@@ -627,19 +700,61 @@ fn is_toml(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"))
 }
 
-/// Row positions (into the kept rows) of training, validation and test.
+/// Row positions (into the kept rows) of training, validation and test: one split by the
+/// shares, or fold `fold` of a k-fold split as the test set.
 fn split_rows(
     task: &Task,
     table: &TextTable,
     rows: &[usize],
     y: &[f64],
     n_classes: usize,
+    fold: usize,
 ) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>)> {
     let s = &task.split;
     let n = rows.len();
     let seed = task.training.seed;
-    let n_test = ((s.test * n as f64).round() as usize).max(1);
     let n_val = (s.validation * n as f64).round() as usize;
+    let out = if s.folds >= 2 {
+        let fold_of = crate::crossval::assign_folds(s, seed, table, rows, y, n_classes)?;
+        let (test, rest): (Vec<usize>, Vec<usize>) = (0..n).partition(|&k| fold_of[k] == fold);
+        if n_val == 0 {
+            (rest, vec![], test)
+        } else {
+            // validation from the other folds by the same rule, as a one-split test share
+            let sub_rows: Vec<usize> = rest.iter().map(|&k| rows[k]).collect();
+            let sub_y: Vec<f64> = rest.iter().map(|&k| y[k]).collect();
+            let (train, _, val) =
+                holdout(s, seed + 1, table, &sub_rows, &sub_y, n_classes, n_val.min(rest.len() - 1), 0)?;
+            (train.into_iter().map(|k| rest[k]).collect(), val.into_iter().map(|k| rest[k]).collect(), test)
+        }
+    } else {
+        let n_test = ((s.test * n as f64).round() as usize).max(1);
+        holdout(s, seed, table, rows, y, n_classes, n_test, n_val)?
+    };
+    if out.0.is_empty() || out.2.is_empty() {
+        return Err(Error::Data(format!(
+            "the split leaves {} training and {} test rows; both need at least one",
+            out.0.len(),
+            out.2.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// One split of `rows` by `s.by`: the last `n_test` rows in the rule's order are the test set,
+/// the `n_val` before them validation.
+#[allow(clippy::too_many_arguments)]
+fn holdout(
+    s: &Split,
+    seed: u64,
+    table: &TextTable,
+    rows: &[usize],
+    y: &[f64],
+    n_classes: usize,
+    n_test: usize,
+    n_val: usize,
+) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>)> {
+    let n = rows.len();
     let cut = |order: Vec<usize>| {
         let mut order = order;
         let test = order.split_off(n - n_test);
@@ -647,7 +762,7 @@ fn split_rows(
         (order, val, test)
     };
     let column = || table.position(s.column.as_deref().expect("checked"));
-    let out = match s.by {
+    Ok(match s.by {
         SplitBy::Random => {
             let mut order: Vec<usize> = (0..n).collect();
             order.shuffle(&mut StdRng::seed_from_u64(seed));
@@ -716,15 +831,7 @@ fn split_rows(
             keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             cut(keyed.into_iter().map(|(_, k)| k).collect())
         }
-    };
-    if out.0.is_empty() || out.2.is_empty() {
-        return Err(Error::Data(format!(
-            "the split leaves {} training and {} test rows; both need at least one",
-            out.0.len(),
-            out.2.len()
-        )));
-    }
-    Ok(out)
+    })
 }
 
 /// A trained task: the report, the model file's contents and the model.

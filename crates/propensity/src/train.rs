@@ -83,9 +83,11 @@ impl Default for EarlyStoppingConfig {
     }
 }
 
-/// Hyperparameters of a training run. Defaults are the Audiobooks notebook's: Adam (Keras
-/// defaults lr 1e-3, β 0.9/0.999, ε 1e-7), batch 100, at most 100 epochs, early stopping with
-/// patience 2 on `val_loss`, reshuffling every epoch.
+/// Hyperparameters of a training run. Defaults are the Audiobooks notebook's: Adam in Keras'
+/// form with Keras' defaults (lr 1e-3, β 0.9/0.999, ε 1e-7), batch 100, at most 100 epochs,
+/// early stopping with patience 2 on `val_loss`, reshuffling every epoch. The pipelines whose
+/// seeds were PyTorch (shopping) and the others pinned before Keras' form existed set
+/// [`AdamForm::Pytorch`].
 ///
 /// ```
 /// use propensity::train::TrainConfig;
@@ -139,7 +141,7 @@ impl Default for TrainConfig {
             beta2: 0.999,
             epsilon: 1e-7,
             optimizer: OptimizerKind::Adam,
-            adam: AdamForm::Pytorch,
+            adam: AdamForm::Keras,
             momentum: 0.9,
             class_weights: ClassWeights::None,
             early_stopping: Some(EarlyStoppingConfig::default()),
@@ -155,6 +157,71 @@ impl TrainConfig {
     /// Pretty JSON, as saved with a run.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("TrainConfig serialises")
+    }
+
+    /// The settings as a table of what each one means (a notebook shows it instead of the JSON).
+    ///
+    /// ```
+    /// use propensity::train::TrainConfig;
+    /// let shown = TrainConfig::default().table().to_string();
+    /// assert!(shown.contains("Adam in Keras' form, learning rate 0.001"), "{shown}");
+    /// assert!(shown.contains("stop after 2 epochs without a lower validation loss"), "{shown}");
+    /// ```
+    pub fn table(&self) -> crate::display::HtmlTable {
+        let mut t = crate::display::HtmlTable::new("Training settings", &["setting", "value"]);
+        let optimizer = match (self.optimizer, self.adam) {
+            (OptimizerKind::Adam, form) => format!(
+                "Adam in {} form, learning rate {}, β₁ {}, β₂ {}, ε {:e}",
+                if form == AdamForm::Keras { "Keras'" } else { "PyTorch's" },
+                self.learning_rate,
+                self.beta1,
+                self.beta2,
+                self.epsilon
+            ),
+            (OptimizerKind::Sgd, _) => {
+                format!("SGD, learning rate {}, momentum {}", self.learning_rate, self.momentum)
+            }
+            (OptimizerKind::RmsProp, _) => format!("RMSprop, learning rate {}", self.learning_rate),
+        };
+        let stopping = self.early_stopping.map_or("none: every epoch runs".to_string(), |e| {
+            format!(
+                "stop after {} epochs without a lower validation loss{}{}",
+                e.patience,
+                if e.min_delta > 0.0 { format!(" (by more than {})", e.min_delta) } else { String::new() },
+                if e.restore_best { "; the best epoch's weights are kept" } else { "; the last weights are kept" }
+            )
+        });
+        let weights = match &self.class_weights {
+            ClassWeights::None => "none: every row counts the same".to_string(),
+            ClassWeights::Balanced => "balanced (n / (classes · class count))".to_string(),
+            ClassWeights::Given(w) => format!("{w:?}"),
+        };
+        let shuffle = match self.shuffle {
+            Shuffle::EveryEpoch => "a new order every epoch",
+            Shuffle::Once => "one order, reused every epoch",
+        };
+        let init = match self.init {
+            crate::model::Init::Keras => "Keras: Glorot-uniform weights, zero biases",
+            crate::model::Init::PyTorch => "PyTorch: uniform in ±1/√fan-in",
+        };
+        for (k, v) in [
+            ("optimizer", optimizer),
+            ("batch size", format!("{} rows", self.batch_size)),
+            ("epochs", format!("at most {}", self.max_epochs)),
+            ("early stopping", stopping),
+            ("class weights", weights),
+            ("batch order", shuffle.to_string()),
+            ("initial weights", init.to_string()),
+            ("seed", self.seed.to_string()),
+        ] {
+            t.push(vec![k.to_string(), v]);
+        }
+        t
+    }
+
+    /// evcxr's display hook: the [`table`](Self::table).
+    pub fn evcxr_display(&self) {
+        self.table().evcxr_display();
     }
 
     /// Checks every field's range; [`Trainer::new`] calls it.
@@ -639,8 +706,12 @@ impl Trainer {
                 loss_sum += value as f64 * rows.len() as f64; // row-weighted, as Keras' loss tracker
                 correct = correct.zip(batch_correct).map(|(a, b)| a + b);
                 steps += 1;
-                let grads = loss.backward().get(&model.params).as_vec();
-                opt.update(&mut values, &grads);
+                // the flat gradient read in place (dfdx's `as_vec` walks it element by element)
+                let mut grads = loss.backward();
+                let flat = grads
+                    .get_or_alloc_mut(&model.params)
+                    .map_err(|e| Error::Data(format!("backward pass failed: {e:?}")))?;
+                opt.update(&mut values, flat);
                 model.params.copy_from(&values);
             }
             let val = objective.validate(&model)?;

@@ -157,6 +157,7 @@ pub fn default_train_config() -> TrainConfig {
         max_epochs: 200,
         early_stopping: Some(EarlyStoppingConfig { patience: 10, min_delta: 0.0, restore_best: true }),
         seed: 0,
+        adam: crate::optim::AdamForm::Pytorch,
         ..TrainConfig::default()
     }
 }

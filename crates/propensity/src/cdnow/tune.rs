@@ -239,14 +239,7 @@ pub fn tune(customers: &Customers, cfg: &TuneConfig) -> Result<TuneReport> {
             }
         }
     }
-    let last_rung = trials.iter().map(|t| t.rung).max().unwrap_or(0);
-    let best = trials
-        .iter()
-        .filter(|t| t.rung == last_rung)
-        .max_by(|a, b| a.cv.auc.total_cmp(&b.cv.auc).then(b.candidate.cmp(&a.candidate)))
-        .expect("at least one trial")
-        .config
-        .clone();
+    let best = best_trial(&trials).expect("at least one trial").config.clone();
     Ok(TuneReport {
         best_on_fold4: fold4_scores(customers, &best)?,
         default_on_fold4: fold4_scores(customers, &ChurnConfig::default())?,
@@ -254,6 +247,15 @@ pub fn tune(customers: &Customers, cfg: &TuneConfig) -> Result<TuneReport> {
         trials,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The trial of the last rung with the best cross-validated AUC (the lower candidate on a tie).
+fn best_trial(trials: &[Trial]) -> Option<&Trial> {
+    let last_rung = trials.iter().map(|t| t.rung).max()?;
+    trials
+        .iter()
+        .filter(|t| t.rung == last_rung)
+        .max_by(|a, b| a.cv.auc.total_cmp(&b.cv.auc).then(b.candidate.cmp(&a.candidate)))
 }
 
 impl TuneReport {
@@ -298,7 +300,50 @@ impl TuneReport {
         t
     }
 
-    /// The chosen and default configurations on the untouched fold 4.
+    /// Each candidate's cross-validated AUC at each rung's epoch budget, one line per candidate,
+    /// coloured by the rung it reached (the chosen one apart).
+    pub fn plot(&self) -> Result<crate::plot::Svg> {
+        let last = self.trials.iter().map(|t| t.rung).max().unwrap_or(0);
+        let mut candidates: Vec<usize> = self.trials.iter().map(|t| t.candidate).collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let chosen = best_trial(&self.trials).map(|t| t.candidate);
+        let mut groups: Vec<(String, crate::plot::Polylines)> = Vec::new();
+        for c in candidates {
+            let line: Vec<(f64, f64)> = self
+                .trials
+                .iter()
+                .filter(|t| t.candidate == c)
+                .map(|t| (t.config.train.max_epochs as f64, t.cv.auc))
+                .collect();
+            let reached = self.trials.iter().filter(|t| t.candidate == c).map(|t| t.rung).max().unwrap_or(0);
+            let budget = self.trials.iter().find(|t| t.rung == reached).map_or(0, |t| t.config.train.max_epochs);
+            let name = if Some(c) == chosen {
+                "chosen".to_string()
+            } else if reached == last {
+                format!("final rung ({budget} epochs)")
+            } else {
+                format!("stopped after {budget} epochs")
+            };
+            match groups.iter_mut().find(|g| g.0 == name) {
+                Some(g) => g.1.push(line),
+                None => groups.push((name, vec![line])),
+            }
+        }
+        // legend order: how far the candidates went, the chosen one last
+        groups.sort_by_key(|g| (g.0 == "chosen", g.1.iter().map(Vec::len).max().unwrap_or(0)));
+        crate::plot::trajectories(
+            &format!(
+                "Successive halving: {} candidates, 3-fold CV AUC per epoch budget",
+                self.trials.iter().filter(|t| t.rung == 0).count()
+            ),
+            "epoch budget",
+            "cross-validated ROC AUC",
+            &groups,
+        )
+    }
+
+    /// The chosen and default configurations on the untouched fold 4.    /// The chosen and default configurations on the untouched fold 4.
     pub fn check_table(&self) -> HtmlTable {
         crate::ranking::binary_table(
             "Trained on folds 0–3, scored on fold 4 (never seen by the search)",

@@ -48,6 +48,7 @@ pub fn train_config(seed: u64) -> TrainConfig {
         max_epochs: 40,
         early_stopping: Some(EarlyStoppingConfig { patience: 3, restore_best: true, ..Default::default() }),
         seed,
+        adam: crate::optim::AdamForm::Pytorch,
         ..Default::default()
     }
 }
