@@ -117,18 +117,36 @@ fn draw_legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, position: SeriesLabelPosit
         .map_err(plot_err)
 }
 
+/// Where a plot's legend goes.
+#[derive(Debug, Clone, PartialEq)]
+enum Legend {
+    /// In this corner of the plotting area, where it covers no data.
+    Corner(SeriesLabelPosition),
+    /// In a column of this many pixels to the right of the plot.
+    Beside(u32),
+}
+
+/// How an entry of a legend drawn [`Legend::Beside`] the plot is marked.
+#[derive(Debug, Clone, Copy)]
+enum Mark {
+    Line(RGBColor),
+    Dashed,
+    Dot(RGBColor),
+    Bar(RGBColor),
+}
+
 /// Where a legend goes so that it covers no data: the first corner (upper right, upper left,
 /// lower right, lower left) whose box holds none of `points` (matplotlib's `loc="best"`); when
-/// every corner holds data, the upper right, with the y range raised until the box sits above
-/// all of it. `plot` is the plotting area's size in pixels, the box is sized from the labels as
-/// plotters lays it out (12 px text, a 30 px marker column, 10 px margins).
+/// every corner holds data, beside the plot. `plot` is the plotting area's size in pixels, the
+/// box is sized from the labels as plotters lays it out (12 px text, a 30 px marker column,
+/// 10 px margins).
 fn place_legend(
     points: &[(f64, f64)],
     x: &std::ops::Range<f64>,
     y: &std::ops::Range<f64>,
     plot: (f64, f64),
     labels: &[&str],
-) -> (SeriesLabelPosition, std::ops::Range<f64>) {
+) -> Legend {
     let chars = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as f64;
     let (w, h) = (60.0 + 6.8 * chars, 30.0 + 15.0 * labels.len() as f64);
     let (fw, fh) = ((w / plot.0).min(1.0), (h / plot.1).min(0.6));
@@ -147,12 +165,52 @@ fn place_legend(
             across && up && (0.0..=1.0).contains(&u) && (0.0..=1.0).contains(&v)
         };
         if !points.iter().any(inside) {
-            return (position, y.clone());
+            return Legend::Corner(position);
         }
     }
-    // head room: (top − y.end) / (top − y.start) = fh
-    let top = (y.end - fh * y.start) / (1.0 - fh);
-    (SeriesLabelPosition::UpperRight, y.start..top)
+    Legend::Beside((w - 14.0) as u32)
+}
+
+/// The plot's area and, for a legend beside it, the legend's column.
+fn split_for_legend<'b>(area: &Area<'b>, legend: &Legend) -> (Area<'b>, Option<Area<'b>>) {
+    match *legend {
+        Legend::Beside(w) => {
+            let (a, b) = area.split_horizontally(area.dim_in_pixel().0.saturating_sub(w));
+            (a, Some(b))
+        }
+        Legend::Corner(_) => (area.clone(), None),
+    }
+}
+
+/// Draws the legend where [`place_legend`] put it: plotters' own box in a corner, or `entries`
+/// in the column beside the plot.
+fn finish_legend<'a, 'b: 'a>(
+    chart: &mut Chart<'a, 'b>,
+    legend: Legend,
+    beside: Option<&Area>,
+    entries: &[(String, Mark)],
+) -> Result<()> {
+    let (Legend::Beside(_), Some(area)) = (&legend, beside) else {
+        return match legend {
+            Legend::Corner(position) => draw_legend(chart, position),
+            Legend::Beside(_) => Ok(()),
+        };
+    };
+    let grey = RGBColor(128, 128, 128);
+    for (i, (label, mark)) in entries.iter().enumerate() {
+        let (x, y) = (4, 44 + 18 * i as i32);
+        match *mark {
+            Mark::Line(c) => area.draw(&PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))),
+            Mark::Dashed => area
+                .draw(&PathElement::new(vec![(x, y), (x + 7, y)], grey))
+                .and_then(|_| area.draw(&PathElement::new(vec![(x + 11, y), (x + 18, y)], grey))),
+            Mark::Dot(c) => area.draw(&Circle::new((x + 9, y), 4, c.filled())),
+            Mark::Bar(c) => area.draw(&Rectangle::new([(x + 3, y - 5), (x + 15, y + 5)], c.filled())),
+        }
+        .map_err(plot_err)?;
+        area.draw(&Text::new(label.clone(), (x + 24, y - 7), ("sans-serif", 12))).map_err(plot_err)?;
+    }
+    Ok(())
 }
 
 /// Points along each polyline (20 per segment), so a line crossing a corner counts as data there.
@@ -181,15 +239,18 @@ fn plot_size(area: &Area, margin: u32, x_label_area: u32, y_label_area: u32, cap
 }
 
 /// A chart with numeric axes, their titles and tick labels drawn (`label_areas`: the heights
-/// of the x and y label areas in pixels, around a 12 px margin).
+/// of the x and y label areas in pixels, around a 12 px margin). When every point's x is a
+/// whole number over a short range (run 1, 2, 3 …), the x axis is labelled at whole numbers only.
 fn xy_chart<'a, 'b>(
     area: &'a Area<'b>,
     title: &str,
     (x_label, y_label): (&str, &str),
-    x: std::ops::Range<f64>,
-    y: std::ops::Range<f64>,
+    (x, y): (std::ops::Range<f64>, std::ops::Range<f64>),
+    points: &[(f64, f64)],
     label_areas: (u32, u32),
 ) -> Result<Chart<'a, 'b>> {
+    let span = x.end - x.start;
+    let whole_x = span <= 30.0 && points.iter().all(|p| p.0.fract() == 0.0);
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 16))
         .margin(12)
@@ -197,15 +258,13 @@ fn xy_chart<'a, 'b>(
         .y_label_area_size(label_areas.1)
         .build_cartesian_2d(x, y)
         .map_err(plot_err)?;
-    chart
-        .configure_mesh()
-        .x_desc(x_label)
-        .y_desc(y_label)
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
-        .max_light_lines(0)
-        .draw()
-        .map_err(plot_err)?;
+    let whole = |v: &f64| if v.fract().abs() < 1e-9 { format!("{v:.0}") } else { String::new() };
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(x_label).y_desc(y_label).x_label_formatter(&tick).y_label_formatter(&tick).max_light_lines(0);
+    if whole_x {
+        mesh.x_labels(span.ceil() as usize + 1).x_label_formatter(&whole);
+    }
+    mesh.draw().map_err(plot_err)?;
     Ok(chart)
 }
 
@@ -272,8 +331,8 @@ pub fn bar_chart(title: &str, y_label: &str, groups: &[String], series: &[(Strin
     let width = 0.8 / n;
     let left = |k: usize, g: usize| g as f64 - 0.4 + k as f64 * width;
     render((640, 380), |root| {
-        let mut y = 0.0..y_max;
-        let mut legend = SeriesLabelPosition::UpperLeft;
+        let y = 0.0..y_max;
+        let mut legend = Legend::Corner(SeriesLabelPosition::UpperLeft);
         if series.len() > 1 {
             // every bar as points over its area, so the legend goes where no bar is
             let mut bars = Vec::new();
@@ -288,9 +347,10 @@ pub fn bar_chart(title: &str, y_label: &str, groups: &[String], series: &[(Strin
             }
             let labels: Vec<&str> = series.iter().map(|s| s.0.as_str()).collect();
             let x = -0.5..groups.len() as f64 - 0.5;
-            (legend, y) = place_legend(&bars, &x, &y, plot_size(root, 12, 36, 64, true), &labels);
+            legend = place_legend(&bars, &x, &y, plot_size(root, 12, 36, 64, true), &labels);
         }
-        let mut chart = category_chart(root, title, groups, y, y_label)?;
+        let (area, beside) = split_for_legend(root, &legend);
+        let mut chart = category_chart(&area, title, groups, y, y_label)?;
         for (k, (name, values)) in series.iter().enumerate() {
             let color = PALETTE[k % PALETTE.len()];
             let left = |g: usize| left(k, g);
@@ -306,7 +366,9 @@ pub fn bar_chart(title: &str, y_label: &str, groups: &[String], series: &[(Strin
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
         }
         if series.len() > 1 {
-            draw_legend(&mut chart, legend)?;
+            let entries: Vec<(String, Mark)> =
+                series.iter().enumerate().map(|(k, s)| (s.0.clone(), Mark::Bar(PALETTE[k % PALETTE.len()]))).collect();
+            finish_legend(&mut chart, legend, beside.as_ref(), &entries)?;
         }
         Ok(())
     })
@@ -647,8 +709,10 @@ pub fn trajectories(title: &str, x_label: &str, y_label: &str, groups: &[(String
     let x = axes.x.start - pad..axes.x.end + pad;
     render((600, 380), |root| {
         let labels: Vec<&str> = groups.iter().map(|g| g.0.as_str()).collect();
-        let (legend, y) = place_legend(&along(&flat), &x, &axes.y, plot_size(root, 12, 40, 60, true), &labels);
-        let mut chart = xy_chart(root, title, (x_label, y_label), x.clone(), y, (40, 60))?;
+        let legend = place_legend(&along(&flat), &x, &axes.y, plot_size(root, 12, 40, 60, true), &labels);
+        let (area, beside) = split_for_legend(root, &legend);
+        let points: Vec<(f64, f64)> = flat.iter().flat_map(|s| s.1.iter().copied()).collect();
+        let mut chart = xy_chart(&area, title, (x_label, y_label), (x.clone(), axes.y.clone()), &points, (40, 60))?;
         for (k, (name, lines)) in groups.iter().enumerate() {
             let color = PALETTE[k % PALETTE.len()];
             for line in lines {
@@ -662,8 +726,9 @@ pub fn trajectories(title: &str, x_label: &str, y_label: &str, groups: &[(String
                 .label(name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
         }
-        draw_legend(&mut chart, legend)?;
-        Ok(())
+        let entries: Vec<(String, Mark)> =
+            groups.iter().enumerate().map(|(k, g)| (g.0.clone(), Mark::Dot(PALETTE[k % PALETTE.len()]))).collect();
+        finish_legend(&mut chart, legend, beside.as_ref(), &entries)
     })
 }
 
@@ -704,13 +769,14 @@ impl<'a> Axes<'a> {
 fn draw_lines(area: &Area, title: &str, axes: Axes, series: &[(String, Vec<(f64, f64)>)]) -> Result<()> {
     let labels: Vec<&str> =
         series.iter().filter(|s| !s.1.is_empty()).map(|s| s.0.strip_prefix(REFERENCE).unwrap_or(&s.0)).collect();
-    let (legend, y) = place_legend(&along(series), &axes.x, &axes.y, plot_size(area, 12, 40, 60, true), &labels);
-    let mut chart = ChartBuilder::on(area)
+    let legend = place_legend(&along(series), &axes.x, &axes.y, plot_size(area, 12, 40, 60, true), &labels);
+    let (plot_area, beside) = split_for_legend(area, &legend);
+    let mut chart = ChartBuilder::on(&plot_area)
         .caption(title, ("sans-serif", 16))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(axes.x.clone(), y)
+        .build_cartesian_2d(axes.x.clone(), axes.y.clone())
         .map_err(plot_err)?;
     let whole = |x: &f64| format!("{x:.0}");
     let mut mesh = chart.configure_mesh();
@@ -721,11 +787,13 @@ fn draw_lines(area: &Area, title: &str, axes: Axes, series: &[(String, Vec<(f64,
     }
     mesh.draw().map_err(plot_err)?;
     let mut k = 0;
+    let mut entries = Vec::new();
     for (name, data) in series {
         if data.is_empty() {
             continue;
         }
         if let Some(name) = name.strip_prefix(REFERENCE) {
+            entries.push((name.to_string(), Mark::Dashed));
             let grey = RGBColor(128, 128, 128).stroke_width(1);
             chart
                 .draw_series(DashedLineSeries::new(data.iter().copied(), 6, 4, grey))
@@ -736,6 +804,7 @@ fn draw_lines(area: &Area, title: &str, axes: Axes, series: &[(String, Vec<(f64,
         }
         let color = PALETTE[k % PALETTE.len()];
         k += 1;
+        entries.push((name.clone(), Mark::Line(color)));
         chart
             .draw_series(LineSeries::new(data.iter().copied(), color.stroke_width(2)))
             .map_err(plot_err)?
@@ -745,8 +814,7 @@ fn draw_lines(area: &Area, title: &str, axes: Axes, series: &[(String, Vec<(f64,
             chart.draw_series(data.iter().map(|&p| Circle::new(p, 2, color.filled()))).map_err(plot_err)?;
         }
     }
-    draw_legend(&mut chart, legend)?;
-    Ok(())
+    finish_legend(&mut chart, legend, beside.as_ref(), &entries)
 }
 
 /// Horizontal bars, one per label, largest first as given (e.g. feature importances).
@@ -811,8 +879,9 @@ pub fn scatter(title: &str, x_label: &str, y_label: &str, groups: &[(String, Vec
     render((620, 520), |root| {
         let points: Vec<(f64, f64)> = groups.iter().flat_map(|g| g.1.iter().copied()).collect();
         let labels: Vec<&str> = groups.iter().map(|g| g.0.as_str()).collect();
-        let (legend, y) = place_legend(&points, &x, &axes.y, plot_size(root, 12, 36, 50, true), &labels);
-        let mut chart = xy_chart(root, title, (x_label, y_label), x.clone(), y, (36, 50))?;
+        let legend = place_legend(&points, &x, &axes.y, plot_size(root, 12, 36, 50, true), &labels);
+        let (area, beside) = split_for_legend(root, &legend);
+        let mut chart = xy_chart(&area, title, (x_label, y_label), (x.clone(), axes.y.clone()), &points, (36, 50))?;
         // a map of thousands of points needs small dots; a few runs need visible ones
         let radius = if points.len() <= 200 { 4 } else { 2 };
         for (k, (name, points)) in groups.iter().enumerate() {
@@ -823,8 +892,9 @@ pub fn scatter(title: &str, x_label: &str, y_label: &str, groups: &[(String, Vec
                 .label(name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
         }
-        draw_legend(&mut chart, legend)?;
-        Ok(())
+        let entries: Vec<(String, Mark)> =
+            groups.iter().enumerate().map(|(k, g)| (g.0.clone(), Mark::Dot(PALETTE[k % PALETTE.len()]))).collect();
+        finish_legend(&mut chart, legend, beside.as_ref(), &entries)
     })
 }
 
@@ -973,15 +1043,17 @@ mod tests {
         let (x, y, plot) = (0.0..1.0, 0.0..1.0, (400.0, 300.0));
         // a rising line crosses the upper right and the lower left: the upper left is free
         let rising = along(&[series("a", &[(0.0, 0.0), (1.0, 1.0)])]);
-        assert_eq!(place_legend(&rising, &x, &y, plot, &["a"]), (SeriesLabelPosition::UpperLeft, 0.0..1.0));
+        assert_eq!(place_legend(&rising, &x, &y, plot, &["a"]), Legend::Corner(SeriesLabelPosition::UpperLeft));
         // a falling line (a loss curve) leaves the upper right free
         let falling = along(&[series("loss", &[(0.0, 1.0), (1.0, 0.0)])]);
-        assert_eq!(place_legend(&falling, &x, &y, plot, &["loss"]).0, SeriesLabelPosition::UpperRight);
-        // points in every corner: the y range grows so the box sits above them all
+        assert_eq!(place_legend(&falling, &x, &y, plot, &["loss"]), Legend::Corner(SeriesLabelPosition::UpperRight));
+        // points in every corner: the legend goes in a column beside the plot (box 60 + 6.8·9 =
+        // 121.2 px wide, less its margins)
         let corners = [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)];
-        let (position, raised) = place_legend(&corners, &x, &y, plot, &["segment 1", "segment 2"]);
-        assert_eq!(position, SeriesLabelPosition::UpperRight);
-        // box 60 + 6.8·9 ≈ 121 px wide, 30 + 2·15 = 60 px high: a fifth of 300 px above the data
-        assert!((raised.end - 1.0 / 0.8).abs() < 1e-12, "{raised:?}");
+        assert_eq!(place_legend(&corners, &x, &y, plot, &["segment 1", "segment 2"]), Legend::Beside(107));
+        let g = vec![series("segment 1", &corners), series("segment 2", &[(0.5, 0.5)])];
+        let svg = scatter("Map", "x", "y", &g).unwrap();
+        // the column's labels are drawn as text beside the plot, not in plotters' legend box
+        assert!(svg.as_str().contains("segment 2") && svg.as_str().matches("<circle").count() == 5 + 2);
     }
 }
