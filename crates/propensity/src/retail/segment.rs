@@ -91,6 +91,7 @@ impl Default for SegmentConfig {
                 batch_size: 64,
                 max_epochs: 300,
                 early_stopping: Some(EarlyStoppingConfig { patience: 10, restore_best: true, ..Default::default() }),
+                adam: crate::optim::AdamForm::Pytorch,
                 ..Default::default()
             },
             seed: 42,
