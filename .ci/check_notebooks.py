@@ -1,7 +1,7 @@
 """Fails when an executed notebook holds an error or anything written to stderr, or what a reader
 should not see: a markdown cell with an unescaped `$` pair (Jupyter reads it as LaTeX and the
 text between turns into italic maths), a raw Rust value as a whole output (`()`, `None`,
-`Some(…)`) or a Debug `Some(…)` in printed text, or an output over 150 KB.
+`Some(…)`), a Debug `Some(…)` or a machine's absolute path in printed text, or an output over 150 KB.
 
 evcxr reports a cell's compile error, a `?` error and a panic as outputs without failing
 `jupyter nbconvert --execute`, so CI reads the executed notebooks itself.
@@ -44,6 +44,10 @@ for path in sys.argv[1:]:
             plain = "".join(out.get("data", {}).get("text/plain", "")).strip()
             if out.get("output_type") == "execute_result" and (plain in ("()", "None") or plain.startswith("Some(")):
                 print(f"{path}: code cell {i}: a raw value as output: {plain[:80]}")
+                bad += 1
+            absolute = re.search(r".{0,40}(?<![\w.])/(tmp|root|home|work)/.{0,40}", "".join(out.get("text", "")) + plain)
+            if absolute:
+                print(f"{path}: code cell {i}: an absolute path in an output (print paths::relative): {absolute.group(0)}")
                 bad += 1
             debug = re.search(r".{0,40}\bSome\(.{0,40}", "".join(out.get("text", "")))
             if debug:

@@ -60,6 +60,23 @@ pub fn output_dir(name: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// `path` as a reader should see it: relative to the repository (the folder holding
+/// [`data_dir`]), e.g. `out/retail/data`, or whole when it lies elsewhere. Notebooks print this
+/// instead of a machine's absolute path.
+///
+/// ```
+/// let dir = propensity::paths::output_dir("doc-test").unwrap();
+/// assert_eq!(propensity::paths::relative(&dir.join("x.csv")), "out/doc-test/x.csv");
+/// assert_eq!(propensity::paths::relative(std::path::Path::new("/elsewhere/y.csv")), "/elsewhere/y.csv");
+/// ```
+pub fn relative(path: &Path) -> String {
+    let root = data_dir().ok().and_then(|d| d.parent().map(Path::to_path_buf));
+    match root.as_deref().and_then(|r| path.strip_prefix(r).ok()) {
+        Some(rel) => rel.display().to_string(),
+        None => path.display().to_string(),
+    }
+}
+
 /// The default run log, `runs/runs.jsonl` beside the [`data_dir`] (git-ignored).
 ///
 /// ```
