@@ -33,6 +33,14 @@ x, tx, T, m = (c[k].to_numpy(float) for k in ("frequency", "recency", "T", "mone
 out["bgnbd_loglik"] = float(ll)
 g = (x > 0) & (m > 0)
 (gpar, gll), out["gg_fit_s"] = timed(lambda: t1.gg_fit(x[g], m[g]))
+try:  # lifetimes' own fitters on the same summary, when it is installed
+    import lifetimes
+    for key, fitter in [("lifetimes_bgnbd_s", lifetimes.BetaGeoFitter), ("lifetimes_mbgnbd_s", lifetimes.ModifiedBetaGeoFitter),
+                        ("lifetimes_pareto_s", lifetimes.ParetoNBDFitter)]:
+        _, out[key] = timed(lambda: fitter().fit(x, tx, T))
+    _, out["lifetimes_gg_s"] = timed(lambda: lifetimes.GammaGammaFitter().fit(x[g], m[g]))
+except ImportError:
+    pass
 models = t1.make_models()
 for key, target in [("mlp_clf_log1p_std", "buy_holdout"), ("hgb_clf", "buy_holdout"), ("mlp_log1p_std", "spend_holdout")]:
     kind, factory = models[key]

@@ -1,8 +1,10 @@
-//! `propensity clv`: BG/NBD and Gamma-Gamma on any transaction log.
+//! `propensity clv`: a repeat-purchase model (BG/NBD, MBG/NBD or Pareto/NBD) and Gamma-Gamma on
+//! any transaction log.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use propensity::btyd::RepeatModel;
 use propensity::clv::{fit, ClvConfig, LogColumns, TransactionLog};
 
 #[derive(clap::Args)]
@@ -31,6 +33,13 @@ pub struct ClvArgs {
     /// Discount rate per month.
     #[arg(long, default_value_t = 0.01)]
     discount_rate: f64,
+    /// The repeat-purchase model behind the predictions: bgnbd, mbgnbd or pareto-nbd.
+    #[arg(long, default_value = "bgnbd")]
+    model: RepeatModel,
+    /// Also fit every repeat-purchase model on the same customers and print (and save in
+    /// clv.json) the comparison: log-likelihood, AIC, BIC and, with a holdout, its errors.
+    #[arg(long)]
+    compare: bool,
     /// Folder for customers.csv (one row per customer) and clv.json (settings and fitted parameters).
     #[arg(long, default_value = "out/clv")]
     out: PathBuf,
@@ -42,18 +51,27 @@ pub fn clv(args: ClvArgs) -> Result<()> {
         holdout_end: args.holdout_end,
         months: args.months,
         discount_rate: args.discount_rate,
+        model: args.model,
     };
     config.check()?;
     let columns = LogColumns { customer: args.customer, date: args.date, amount: args.amount };
     let log = TransactionLog::read_csv(&args.transactions, &columns)?;
     let result = fit(&log, &config)?;
     println!("{result}");
+    let comparison = args.compare.then(|| result.compare());
+    if let Some(c) = &comparison {
+        println!("{}", c.table());
+    }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     result.write_csv(args.out.join("customers.csv"))?;
     let json = serde_json::json!({
         "config": config,
         "columns": columns,
-        "bgnbd": result.bgnbd,
+        "repeat_model": result.model,
+        "comparison": comparison.map(|c| c.fits.iter().map(|(m, f)| match f {
+            Ok(f) => serde_json::json!(f),
+            Err(e) => serde_json::json!({ "model": m.key(), "error": e }),
+        }).collect::<Vec<_>>()),
         "gamma_gamma": result.gamma_gamma.as_ref().map(|(g, n)| serde_json::json!({ "fit": g, "customers": n })),
     });
     crate::cdnow::write_json(&args.out.join("clv.json"), &json)?;

@@ -33,8 +33,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::btyd::{Fit, Fitted, GammaGamma, RepeatModel, Summary};
 use crate::calendar::{format_date, parse_date};
-use crate::cdnow::btyd::{BgNbd, Fit, GammaGamma};
 use crate::cdnow::{CustomerDay, Customers, Protocol};
 use crate::display::{Html, HtmlTable};
 use crate::table::TextTable;
@@ -71,6 +71,9 @@ pub struct ClvConfig {
     /// Discount rate per month.
     #[serde(default = "one_percent")]
     pub discount_rate: f64,
+    /// The repeat-purchase model behind the predictions.
+    #[serde(default)]
+    pub model: RepeatModel,
 }
 
 fn twelve() -> usize {
@@ -83,7 +86,13 @@ fn one_percent() -> f64 {
 
 impl Default for ClvConfig {
     fn default() -> Self {
-        ClvConfig { calibration_end: String::new(), holdout_end: None, months: twelve(), discount_rate: one_percent() }
+        ClvConfig {
+            calibration_end: String::new(),
+            holdout_end: None,
+            months: twelve(),
+            discount_rate: one_percent(),
+            model: RepeatModel::default(),
+        }
     }
 }
 
@@ -204,8 +213,10 @@ pub struct Clv {
     pub customers: Customers,
     /// Customers whose first purchase falls after the calibration end (not scored).
     pub new_in_holdout: usize,
-    /// The BG/NBD fit.
-    pub bgnbd: Fit<BgNbd>,
+    /// The calibration summary the models were fitted on.
+    pub summary: Summary,
+    /// The repeat-purchase model's fit ([`ClvConfig::model`]).
+    pub model: Fitted,
     /// The Gamma-Gamma fit on the repeaters with a positive mean spend (with amounts), with their
     /// count.
     pub gamma_gamma: Option<(Fit<GammaGamma>, usize)>,
@@ -223,11 +234,12 @@ pub struct Clv {
     pub clv: Option<Vec<f64>>,
 }
 
-/// Fits BG/NBD (and Gamma-Gamma with amounts) on the calibration period of `log` and predicts
-/// every calibration customer. Errors: a calibration end before the first purchase (or, with a
-/// holdout, at or after the last), no repeat buyer (BG/NBD is not identified), no repeater with a
-/// positive amount (Gamma-Gamma). A calibration end after the last purchase without a holdout is
-/// "as of that day".
+/// Fits the repeat-purchase model (BG/NBD unless [`ClvConfig::model`] names another) and, with
+/// amounts, Gamma-Gamma on the calibration period of `log`, and predicts every calibration
+/// customer. Errors: a calibration end before the first purchase (or, with a holdout, at or after
+/// the last), no repeat buyer (no model is identified), no repeater with a positive amount
+/// (Gamma-Gamma), a fit that does not converge. A calibration end after the last purchase without
+/// a holdout is "as of that day".
 pub fn fit(log: &TransactionLog, config: &ClvConfig) -> Result<Clv> {
     let (cal, hold) = config.check()?;
     let (first, last) = log.span;
@@ -259,12 +271,12 @@ pub fn fit(log: &TransactionLog, config: &ClvConfig) -> Result<Clv> {
     let (x, tx, t) = (customers.column(|c| c.frequency), customers.column(|c| c.recency), customers.column(|c| c.t));
     if x.iter().all(|&v| v == 0.0) {
         return Err(Error::Data(format!(
-            "no customer bought on two days up to {}: BG/NBD cannot be fitted without repeat buyers",
+            "no customer bought on two days up to {}: no repeat-purchase model can be fitted without repeat buyers",
             config.calibration_end
         )));
     }
-    let bgnbd = BgNbd::fit(&x, &tx, &t)?;
-    let b = bgnbd.params;
+    let summary = Summary::new(&x, &tx, &t)?;
+    let b = config.model.fit(&summary)?;
     let n = x.len();
     let horizon = config.months as f64 * WEEKS_PER_MONTH;
     let expected_purchases: Vec<f64> = (0..n).map(|i| b.expected_transactions(horizon, x[i], tx[i], t[i])).collect();
@@ -312,7 +324,8 @@ pub fn fit(log: &TransactionLog, config: &ClvConfig) -> Result<Clv> {
         clv,
         customers,
         new_in_holdout,
-        bgnbd,
+        summary,
+        model: b,
         gamma_gamma,
     })
 }
@@ -371,19 +384,14 @@ impl Clv {
         t.push(kv(&format!("customers with a purchase up to {cal}"), self.ids.len().to_string()));
         let repeaters = self.customers.rows.iter().filter(|c| c.frequency > 0.0).count();
         t.push(kv("of them repeat buyers (two or more purchase days)", repeaters.to_string()));
-        let b = self.bgnbd.params;
         t.push(kv(
-            "BG/NBD (time in weeks)",
-            format!(
-                "r = {:.4}, α = {:.4}, a = {:.4}, b = {:.4}; log-likelihood {:.3}",
-                b.r, b.alpha, b.a, b.b, self.bgnbd.log_likelihood
-            ),
+            &format!("{} (time in weeks; ± standard error)", self.model.name()),
+            format!("{}; log-likelihood {:.3}", self.model.parameters_line(), self.model.criteria().0),
         ));
         if let Some((g, n)) = &self.gamma_gamma {
-            let p = g.params;
             t.push(kv(
                 &format!("Gamma-Gamma ({n} repeaters with a positive amount)"),
-                format!("p = {:.4}, q = {:.4}, v = {:.4}; log-likelihood {:.3}", p.p, p.q, p.v, g.log_likelihood),
+                format!("{}; log-likelihood {:.3}", crate::btyd::fit::parameter_line(g), g.log_likelihood),
             ));
         }
         let months = self.config.months;
@@ -445,16 +453,33 @@ impl Clv {
     }
 
     /// Fader and Hardie's check of the holdout (with one): customers grouped by calibration
-    /// repeat days (0 … 6, 7+), mean actual holdout purchase days beside the BG/NBD expectation.
+    /// repeat days (0 … 6, 7+), mean actual holdout purchase days beside the model's expectation.
     pub fn holdout_chart(&self) -> Result<Option<crate::plot::Svg>> {
         let Some(expected) = &self.expected_holdout else { return Ok(None) };
-        crate::cdnow::btyd::holdout_chart(
+        crate::btyd::charts::holdout_chart(
             &self.customers.column(|c| c.frequency),
             &self.customers.column(|c| c.n_holdout),
-            expected,
+            &[(self.model.name(), expected.clone())],
             self.customers.protocol.holdout_weeks(),
         )
         .map(Some)
+    }
+
+    /// Every repeat-purchase model fitted on the same calibration customers, with the holdout
+    /// (if any) to judge them by: the table to choose [`ClvConfig::model`] from.
+    pub fn compare(&self) -> crate::btyd::compare::ModelComparison {
+        let c = &self.customers;
+        let holdout = self.expected_holdout.as_ref().map(|_| crate::btyd::compare::Holdout {
+            length: c.protocol.holdout_weeks(),
+            actual: c.column(|r| r.n_holdout),
+        });
+        crate::btyd::compare::ModelComparison::fit(
+            &self.summary,
+            &c.column(|r| r.frequency),
+            &c.column(|r| r.recency),
+            &c.column(|r| r.t),
+            holdout,
+        )
     }
 
     /// evcxr's display hook.
