@@ -61,7 +61,7 @@ fn cdnow_as_a_transaction_log_reproduces_lifetimes() {
         }
     }
     // deterministic: this build's exact total (lifetimes: 768044.8554747623)
-    assert_eq!(total, 768_044.688_412_073_2);
+    assert_eq!(total, 768_044.688_412_072_3);
 }
 
 #[test]

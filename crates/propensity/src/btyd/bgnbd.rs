@@ -46,6 +46,27 @@ impl Model<4> for BgNbd {
             a3
         }
     }
+    const SHARES: bool = true;
+    /// ln a − ln(b + x − 1), the frequency part of A₄.
+    fn frequency_shared<S: Real>(&[_, _, a, b]: &[S; 4], x: f64) -> S {
+        if x > 0.0 {
+            a.ln() - (b + (x - 1.0)).ln()
+        } else {
+            S::cst(0.0)
+        }
+    }
+    /// ln(α + v).
+    fn time_shared<S: Real>(&[_, alpha, _, _]: &[S; 4], v: f64) -> S {
+        (alpha + v).ln()
+    }
+    fn row_term_shared<S: Real>(&[r, _, _, _]: &[S; 4], &[x, _, _]: &[f64; 3], by_x: S, at_tx: S, at_t: S) -> S {
+        let a3 = -(r + x) * at_t;
+        if x > 0.0 {
+            a3.log_add_exp(by_x - (r + x) * at_tx)
+        } else {
+            a3
+        }
+    }
     fn unidentified(data: &Summary) -> Option<String> {
         (data.repeaters() == 0.0).then(|| "no customer made a repeat purchase".to_string())
     }

@@ -33,6 +33,21 @@ pub trait Model<const N: usize>: Copy {
     }
     /// The rest of the log-likelihood of one customer with summary `row` (x first).
     fn row_term<S: Real>(p: &[S; N], row: &[f64; 3]) -> S;
+    /// Whether [`Model::row_term_shared`] uses the shared tables below (then the fit computes
+    /// them once per evaluation: a few hundred distinct times instead of one log per customer).
+    const SHARES: bool = false;
+    /// A quantity shared by every customer with frequency `x` (e.g. ln a − ln(b + x − 1)).
+    fn frequency_shared<S: Real>(_p: &[S; N], _x: f64) -> S {
+        S::cst(0.0)
+    }
+    /// A quantity shared by every customer with a time `v` as recency or as age (e.g. ln(α + v)).
+    fn time_shared<S: Real>(_p: &[S; N], _v: f64) -> S {
+        S::cst(0.0)
+    }
+    /// [`Model::row_term`] from the shared quantities of the row's frequency, recency and age.
+    fn row_term_shared<S: Real>(p: &[S; N], row: &[f64; 3], _by_x: S, _at_tx: S, _at_t: S) -> S {
+        Self::row_term(p, row)
+    }
     /// Log-likelihood of one customer with summary `row`, at parameters `p`.
     fn row_log_likelihood<S: Real>(p: &[S; N], row: &[f64; 3]) -> S {
         Self::frequency_term(p, row[0]) + Self::row_term(p, row)
@@ -85,6 +100,10 @@ struct Objective<'a, M, const N: usize> {
     rows: &'a [[f64; 3]],
     /// Distinct frequencies and their customers.
     frequencies: &'a [(f64, f64)],
+    /// Distinct recency and age values, and per row the indices of its frequency, recency and age
+    /// (into `frequencies` and `times`), when the model shares work across rows.
+    times: &'a [f64],
+    index: &'a [[u32; 3]],
     weights: &'a [f64],
     total: f64,
     counter: &'a std::sync::atomic::AtomicU64,
@@ -116,14 +135,29 @@ impl<M: Model<N>, const N: usize> Objective<'_, M, N> {
             d.d[i] = v; // ∂θ/∂ln θ = θ
             d
         });
-        let parts: Vec<Dual<N>> = self
-            .rows
-            .par_chunks(CHUNK)
-            .zip(self.weights.par_chunks(CHUNK))
-            .map(|(rows, weights)| {
-                rows.iter().zip(weights).fold(Dual::cst(0.0), |acc, (r, &w)| acc + M::row_term(&p, r) * w)
-            })
-            .collect();
+        let parts: Vec<Dual<N>> = if M::SHARES {
+            let by_x: Vec<Dual<N>> = self.frequencies.iter().map(|f| M::frequency_shared(&p, f.0)).collect();
+            let at: Vec<Dual<N>> = self.times.iter().map(|&v| M::time_shared(&p, v)).collect();
+            self.rows
+                .par_chunks(CHUNK)
+                .zip(self.weights.par_chunks(CHUNK))
+                .zip(self.index.par_chunks(CHUNK))
+                .map(|((rows, weights), index)| {
+                    rows.iter().zip(weights).zip(index).fold(Dual::cst(0.0), |acc, ((r, &w), &[f, tx, t])| {
+                        let term = M::row_term_shared(&p, r, by_x[f as usize], at[tx as usize], at[t as usize]);
+                        acc + term * w
+                    })
+                })
+                .collect()
+        } else {
+            self.rows
+                .par_chunks(CHUNK)
+                .zip(self.weights.par_chunks(CHUNK))
+                .map(|(rows, weights)| {
+                    rows.iter().zip(weights).fold(Dual::cst(0.0), |acc, (r, &w)| acc + M::row_term(&p, r) * w)
+                })
+                .collect()
+        };
         let by_frequency =
             self.frequencies.iter().fold(Dual::cst(0.0), |acc, &(x, w)| acc + M::frequency_term(&p, x) * w);
         let total = parts.into_iter().fold(by_frequency, |a, b| a + b);
@@ -180,10 +214,13 @@ pub fn fit<M: Model<N>, const N: usize>(data: &Summary) -> Result<Fit<M>> {
             None => frequencies.push((r[0], w)),
         }
     }
+    let (times, index) = if M::SHARES { shared_index(&rows, &frequencies) } else { (Vec::new(), Vec::new()) };
     let counter = std::sync::atomic::AtomicU64::new(0);
     let objective = || Objective::<M, N> {
         rows: &rows,
         frequencies: &frequencies,
+        times: &times,
+        index: &index,
         weights: &data.weights,
         total: data.customers(),
         counter: &counter,
@@ -262,6 +299,18 @@ pub fn fit<M: Model<N>, const N: usize>(data: &Summary) -> Result<Fit<M>> {
         gradient_norm,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The distinct recency and age values of `rows`, and per row the indices of its frequency (in
+/// `frequencies`, sorted like the rows), recency and age (in the distinct values).
+fn shared_index(rows: &[[f64; 3]], frequencies: &[(f64, f64)]) -> (Vec<f64>, Vec<[u32; 3]>) {
+    let mut times: Vec<f64> = rows.iter().flat_map(|r| [r[1], r[2]]).collect();
+    times.sort_unstable_by(f64::total_cmp);
+    times.dedup();
+    let position = |sorted: &[f64], v: f64| sorted.partition_point(|&u| u < v) as u32;
+    let xs: Vec<f64> = frequencies.iter().map(|f| f.0).collect();
+    let index = rows.iter().map(|r| [position(&xs, r[0]), position(&times, r[1]), position(&times, r[2])]).collect();
+    (times, index)
 }
 
 /// The inverse of a symmetric matrix by Cholesky, or `None` when it is not positive definite.

@@ -42,6 +42,18 @@ impl Model<4> for ModifiedBgNbd {
         let a4 = a.ln() - (b + x).ln() + (r + x) * (ln_at - (alpha + tx).ln());
         -(r + x) * ln_at + a4.log_add_exp(S::cst(0.0))
     }
+    const SHARES: bool = true;
+    /// ln a − ln(b + x), the frequency part of A₄.
+    fn frequency_shared<S: Real>(&[_, _, a, b]: &[S; 4], x: f64) -> S {
+        a.ln() - (b + x).ln()
+    }
+    /// ln(α + v).
+    fn time_shared<S: Real>(&[_, alpha, _, _]: &[S; 4], v: f64) -> S {
+        (alpha + v).ln()
+    }
+    fn row_term_shared<S: Real>(&[r, _, _, _]: &[S; 4], &[x, _, _]: &[f64; 3], by_x: S, at_tx: S, at_t: S) -> S {
+        -(r + x) * at_t + (by_x + (r + x) * (at_t - at_tx)).log_add_exp(S::cst(0.0))
+    }
     fn unidentified(data: &Summary) -> Option<String> {
         (data.repeaters() == 0.0).then(|| "no customer made a repeat purchase".to_string())
     }
