@@ -183,6 +183,9 @@ fn any_repeat_model_can_drive_the_predictions_and_the_cli_compares_them() {
     let models: Vec<&str> =
         json["comparison"].as_array().unwrap().iter().map(|m| m["model"].as_str().unwrap()).collect();
     assert_eq!(models, ["bgnbd", "mbgnbd", "pareto-nbd"]);
+    let chart = std::fs::read_to_string(out.join("holdout.svg")).unwrap();
+    assert!(chart.contains("actual vs BG/NBD, MBG/NBD, Pareto/NBD"));
+    assert!(std::fs::read_to_string(out.join("p_alive.svg")).unwrap().contains("Pareto/NBD: P(alive) in %"));
     // Pareto/NBD: a one-time buyer is not certainly alive (BG/NBD says 1)
     let text = std::fs::read_to_string(out.join("customers.csv")).unwrap();
     let first: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();

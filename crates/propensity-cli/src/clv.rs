@@ -40,7 +40,9 @@ pub struct ClvArgs {
     /// clv.json) the comparison: log-likelihood, AIC, BIC and, with a holdout, its errors.
     #[arg(long)]
     compare: bool,
-    /// Folder for customers.csv (one row per customer) and clv.json (settings and fitted parameters).
+    /// Folder for customers.csv (one row per customer), clv.json (settings and fits), p_alive.svg
+    /// (the model's P(alive) matrix) and, with a holdout, holdout.svg (actual vs expected by
+    /// calibration frequency; every model with --compare).
     #[arg(long, default_value = "out/clv")]
     out: PathBuf,
 }
@@ -68,13 +70,24 @@ pub fn clv(args: ClvArgs) -> Result<()> {
         "config": config,
         "columns": columns,
         "repeat_model": result.model,
-        "comparison": comparison.map(|c| c.fits.iter().map(|(m, f)| match f {
+        "comparison": comparison.as_ref().map(|c| c.fits.iter().map(|(m, f)| match f {
             Ok(f) => serde_json::json!(f),
             Err(e) => serde_json::json!({ "model": m.key(), "error": e }),
         }).collect::<Vec<_>>()),
         "gamma_gamma": result.gamma_gamma.as_ref().map(|(g, n)| serde_json::json!({ "fit": g, "customers": n })),
     });
     crate::cdnow::write_json(&args.out.join("clv.json"), &json)?;
-    println!("wrote customers.csv and clv.json to {}", args.out.display());
+    result.p_alive_matrix()?.save(args.out.join("p_alive.svg"))?;
+    let holdout = match &comparison {
+        Some(c) => c.holdout_chart()?,
+        None => result.holdout_chart()?,
+    };
+    match holdout {
+        Some(chart) => {
+            chart.save(args.out.join("holdout.svg"))?;
+            println!("wrote customers.csv, clv.json, p_alive.svg and holdout.svg to {}", args.out.display());
+        }
+        None => println!("wrote customers.csv, clv.json and p_alive.svg to {}", args.out.display()),
+    }
     Ok(())
 }

@@ -482,6 +482,14 @@ impl Clv {
         )
     }
 
+    /// P(alive) by repeat purchases (1 … 10) and the week of the last purchase, for a customer
+    /// whose first purchase was as long before the calibration end as the oldest customer's
+    /// ([`crate::btyd::charts::p_alive_matrix`]).
+    pub fn p_alive_matrix(&self) -> Result<crate::plot::Svg> {
+        let age = self.customers.column(|c| c.t).into_iter().fold(0.0, f64::max).round();
+        crate::btyd::charts::p_alive_matrix(&self.model, 10, age, 13)
+    }
+
     /// evcxr's display hook.
     pub fn evcxr_display(&self) {
         Html(self.table().to_html()).evcxr_display();

@@ -37,3 +37,35 @@ pub fn holdout_chart(frequency: &[f64], actual: &[f64], expected: &[(&str, Vec<f
         &series,
     )
 }
+
+/// lifetimes' probability-alive matrix: P(alive) of a customer `age` old by repeat purchases
+/// (columns 1 … `max_frequency`) and the age at their last purchase (rows, from `age` down to 0
+/// in `steps` steps), under `model`. One-time buyers are left out: their recency is 0 by
+/// definition (and under BG/NBD they are alive with probability 1).
+///
+/// ```
+/// use propensity::btyd::{charts::p_alive_matrix, BgNbd, Fit, Fitted};
+/// let m = BgNbd { r: 0.25, alpha: 4.8, a: 0.72, b: 2.16 };
+/// let fit = Fit { params: m, std_errors: m, log_likelihood: 0.0, customers: 1.0, aic: 0.0, bic: 0.0,
+///     iterations: 0, evaluations: 0, gradient_norm: 0.0, seconds: 0.0 };
+/// let svg = p_alive_matrix(&Fitted::Bgnbd(fit), 10, 39.0, 13).unwrap();
+/// assert!(svg.as_str().contains("P(alive)"));
+/// ```
+pub fn p_alive_matrix(model: &super::Fitted, max_frequency: usize, age: f64, steps: usize) -> Result<Svg> {
+    if max_frequency == 0 || steps == 0 || !(age > 0.0 && age.is_finite()) {
+        return Err(crate::Error::Data(format!(
+            "the P(alive) matrix needs a frequency ≥ 1, steps ≥ 1 and an age > 0; got {max_frequency}, {steps}, {age}"
+        )));
+    }
+    let recency: Vec<f64> = (0..=steps).rev().map(|k| age * k as f64 / steps as f64).collect();
+    let values: Vec<Vec<f64>> =
+        recency.iter().map(|&tx| (1..=max_frequency).map(|x| model.p_alive(x as f64, tx, age)).collect()).collect();
+    crate::plot::heatmap(
+        &format!("{}: P(alive) in %, {age:.0} weeks after the first purchase", model.name()),
+        &recency.iter().map(|r| format!("last at week {r:.0}")).collect::<Vec<_>>(),
+        &(1..=max_frequency).map(|x| format!("{x} repeat{}", if x == 1 { "" } else { "s" })).collect::<Vec<_>>(),
+        &values,
+        (0.0, 1.0),
+        |v| format!("{:.0}", 100.0 * v),
+    )
+}
