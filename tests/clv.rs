@@ -60,6 +60,19 @@ fn cdnow_as_a_transaction_log_reproduces_lifetimes() {
             assert!(rel(v, want[key].as_f64().unwrap()) < 1e-5, "{id} {key}: {v} vs {}", want[key]);
         }
     }
+    // tracking: 24,337 calibration + 19,684 holdout repeat purchase days, 78 weeks to 1998-06-30
+    let tracking = clv.tracking(&log).unwrap();
+    assert_eq!((tracking.weeks.len(), *tracking.actual.last().unwrap()), (78, 44_021.0));
+    let cal = tracking.weeks.iter().position(|&w| w >= tracking.calibration_week).unwrap();
+    // the fitted model tracks the calibration period (24,451.9 expected vs 24,337 made, deterministic) and
+    // under-forecasts the holdout as its conditional expectations do
+    assert_eq!(tracking.actual[cal], 24_337.0);
+    let shown = |v: f64| format!("{v:.1}");
+    assert_eq!(
+        (shown(tracking.expected[cal]), shown(*tracking.expected.last().unwrap())),
+        ("24451.9".into(), "41301.1".into())
+    );
+    assert!(tracking.chart().unwrap().as_str().contains("calibration end"));
     // deterministic: this build's exact total (lifetimes: 768044.8554747623)
     assert_eq!(total, 768_044.688_412_072_3);
 }

@@ -41,8 +41,9 @@ pub struct ClvArgs {
     #[arg(long)]
     compare: bool,
     /// Folder for customers.csv (one row per customer), clv.json (settings and fits), p_alive.svg
-    /// (the model's P(alive) matrix) and, with a holdout, holdout.svg (actual vs expected by
-    /// calibration frequency; every model with --compare).
+    /// (the model's P(alive) matrix), tracking.svg (cumulative repeat purchases, actual vs
+    /// expected, week by week) and, with a holdout, holdout.svg (actual vs expected by calibration
+    /// frequency; every model with --compare).
     #[arg(long, default_value = "out/clv")]
     out: PathBuf,
 }
@@ -78,6 +79,7 @@ pub fn clv(args: ClvArgs) -> Result<()> {
     });
     crate::cdnow::write_json(&args.out.join("clv.json"), &json)?;
     result.p_alive_matrix()?.save(args.out.join("p_alive.svg"))?;
+    result.tracking(&log)?.chart()?.save(args.out.join("tracking.svg"))?;
     let holdout = match &comparison {
         Some(c) => c.holdout_chart()?,
         None => result.holdout_chart()?,
@@ -85,9 +87,12 @@ pub fn clv(args: ClvArgs) -> Result<()> {
     match holdout {
         Some(chart) => {
             chart.save(args.out.join("holdout.svg"))?;
-            println!("wrote customers.csv, clv.json, p_alive.svg and holdout.svg to {}", args.out.display());
+            println!(
+                "wrote customers.csv, clv.json, p_alive.svg, tracking.svg and holdout.svg to {}",
+                args.out.display()
+            );
         }
-        None => println!("wrote customers.csv, clv.json and p_alive.svg to {}", args.out.display()),
+        None => println!("wrote customers.csv, clv.json, p_alive.svg and tracking.svg to {}", args.out.display()),
     }
     Ok(())
 }

@@ -482,6 +482,62 @@ impl Clv {
         )
     }
 
+    /// Week by week from the log's first day to the holdout end (or the calibration end), the
+    /// cumulative repeat purchase days of the calibration customers beside the model's
+    /// expectation for customers of their ages (lifetimes' `plot_cumulative_transactions`): how
+    /// well the model tracks the calibration period and forecasts past it. `log` is the log the
+    /// result was fitted on.
+    pub fn tracking(&self, log: &TransactionLog) -> Result<Tracking> {
+        let p = self.customers.protocol;
+        let calibration: std::collections::BTreeSet<u32> = self.customers.rows.iter().map(|c| c.id).collect();
+        let mut first: BTreeMap<u32, i64> = BTreeMap::new();
+        let weeks = ((p.holdout_end - p.start + 1) as f64 / 7.0).ceil() as usize;
+        let mut per_week = vec![0.0; weeks];
+        for d in log.days.iter().filter(|d| calibration.contains(&d.customer)) {
+            // days are sorted by customer then day: the first seen is the first purchase
+            let f = *first.entry(d.customer).or_insert(d.day);
+            if d.day != f && d.day <= p.holdout_end {
+                per_week[((d.day - p.start) / 7) as usize] += 1.0;
+            }
+        }
+        if first.len() != calibration.len() {
+            return Err(Error::Data(format!(
+                "the log has purchases of {} of the {} customers this result was fitted on: pass the same log",
+                first.len(),
+                calibration.len()
+            )));
+        }
+        let mut cohorts: BTreeMap<i64, f64> = BTreeMap::new();
+        for f in first.values() {
+            *cohorts.entry(*f).or_insert(0.0) += 1.0;
+        }
+        let ends: Vec<i64> = (0..weeks).map(|w| (p.start + 7 * (w as i64 + 1) - 1).min(p.holdout_end)).collect();
+        let expected = ends
+            .iter()
+            .map(|&end| {
+                cohorts
+                    .iter()
+                    .filter(|(&f, _)| f < end)
+                    .map(|(&f, n)| n * self.model.expected_from_first((end - f) as f64 / 7.0))
+                    .sum()
+            })
+            .collect();
+        let actual = per_week
+            .iter()
+            .scan(0.0, |sum, v| {
+                *sum += v;
+                Some(*sum)
+            })
+            .collect();
+        Ok(Tracking {
+            model: self.model.name(),
+            weeks: ends.iter().map(|&e| (e - p.start + 1) as f64 / 7.0).collect(),
+            actual,
+            expected,
+            calibration_week: (p.calibration_end - p.start + 1) as f64 / 7.0,
+        })
+    }
+
     /// P(alive) by repeat purchases (1 … 10) and the week of the last purchase, for a customer
     /// whose first purchase was as long before the calibration end as the oldest customer's
     /// ([`crate::btyd::charts::p_alive_matrix`]).
@@ -493,6 +549,50 @@ impl Clv {
     /// evcxr's display hook.
     pub fn evcxr_display(&self) {
         Html(self.table().to_html()).evcxr_display();
+    }
+}
+
+/// Cumulative repeat purchase days, actual and expected, week by week ([`Clv::tracking`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracking {
+    /// The model's name.
+    pub model: &'static str,
+    /// End of each week, in weeks since the log's first day.
+    pub weeks: Vec<f64>,
+    /// Cumulative repeat purchase days made by then.
+    pub actual: Vec<f64>,
+    /// Cumulative repeat purchase days the model expects by then.
+    pub expected: Vec<f64>,
+    /// Where calibration ends, in weeks since the log's first day.
+    pub calibration_week: f64,
+}
+
+impl Tracking {
+    /// The tracking plot: both cumulative curves and a dashed line at the calibration end.
+    pub fn chart(&self) -> Result<crate::plot::Svg> {
+        let top = self.actual.iter().chain(&self.expected).fold(0.0f64, |a, &b| a.max(b));
+        let points = |v: &[f64]| self.weeks.iter().copied().zip(v.iter().copied()).collect::<Vec<_>>();
+        crate::plot::lines(
+            &format!("Cumulative repeat purchase days: actual vs {}", self.model),
+            "weeks since the log's first day",
+            "repeat purchase days (cumulative)",
+            &[
+                ("actual".to_string(), points(&self.actual)),
+                (format!("{} expected", self.model), points(&self.expected)),
+                (
+                    crate::plot::reference("calibration end"),
+                    vec![(self.calibration_week, 0.0), (self.calibration_week, top)],
+                ),
+            ],
+        )
+    }
+
+    /// evcxr's display hook: the chart.
+    pub fn evcxr_display(&self) {
+        match self.chart() {
+            Ok(svg) => svg.evcxr_display(),
+            Err(e) => println!("{e}"),
+        }
     }
 }
 
