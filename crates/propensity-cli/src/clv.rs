@@ -65,8 +65,13 @@ pub fn clv(args: ClvArgs) -> Result<()> {
     if let Some(c) = &comparison {
         println!("{}", c.table());
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    result.write_csv(args.out.join("customers.csv"))?;
+    // everything is computed before the first file is written
+    let p_alive = result.p_alive_matrix()?;
+    let tracking = result.tracking(&log)?.chart()?;
+    let holdout = match &comparison {
+        Some(c) => c.holdout_chart()?,
+        None => result.holdout_chart()?,
+    };
     let json = serde_json::json!({
         "config": config,
         "columns": columns,
@@ -77,22 +82,16 @@ pub fn clv(args: ClvArgs) -> Result<()> {
         }).collect::<Vec<_>>()),
         "gamma_gamma": result.gamma_gamma.as_ref().map(|(g, n)| serde_json::json!({ "fit": g, "customers": n })),
     });
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    result.write_csv(args.out.join("customers.csv"))?;
     crate::cdnow::write_json(&args.out.join("clv.json"), &json)?;
-    result.p_alive_matrix()?.save(args.out.join("p_alive.svg"))?;
-    result.tracking(&log)?.chart()?.save(args.out.join("tracking.svg"))?;
-    let holdout = match &comparison {
-        Some(c) => c.holdout_chart()?,
-        None => result.holdout_chart()?,
-    };
-    match holdout {
-        Some(chart) => {
-            chart.save(args.out.join("holdout.svg"))?;
-            println!(
-                "wrote customers.csv, clv.json, p_alive.svg, tracking.svg and holdout.svg to {}",
-                args.out.display()
-            );
-        }
-        None => println!("wrote customers.csv, clv.json, p_alive.svg and tracking.svg to {}", args.out.display()),
+    p_alive.save(args.out.join("p_alive.svg"))?;
+    tracking.save(args.out.join("tracking.svg"))?;
+    let mut written = vec!["customers.csv", "clv.json", "p_alive.svg", "tracking.svg"];
+    if let Some(chart) = holdout {
+        chart.save(args.out.join("holdout.svg"))?;
+        written.push("holdout.svg");
     }
+    println!("wrote {} to {}", written.join(", "), args.out.display());
     Ok(())
 }

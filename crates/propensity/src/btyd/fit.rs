@@ -248,7 +248,8 @@ pub fn fit<M: Model<N>, const N: usize>(data: &Summary) -> Result<Fit<M>> {
     if gradient_norm.is_nan() || gradient_norm >= 1e-5 {
         let why = match &state.termination_status {
             TerminationStatus::Terminated(TerminationReason::MaxItersReached) => "ran out of iterations".to_string(),
-            other => format!("stopped ({other:?})"),
+            TerminationStatus::Terminated(reason) => format!("stopped ({reason})"),
+            TerminationStatus::NotTerminated => "stopped".to_string(),
         };
         return Err(Error::Data(format!(
             "{} did not converge: the optimiser {why} after {iterations} iterations with the gradient norm at \
@@ -372,6 +373,59 @@ pub fn parameter_line<M: Model<N>, const N: usize>(fit: &Fit<M>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A toy model whose log-likelihood −(θ₀ − 2)² ignores θ₁: the data cannot identify θ₁.
+    #[derive(Debug, Clone, Copy)]
+    struct Flat([f64; 2]);
+
+    impl Model<2> for Flat {
+        const NAME: &'static str = "flat";
+        const PARAMETERS: [&'static str; 2] = ["a", "b"];
+        const RATES: &'static [usize] = &[];
+        fn from_array(p: [f64; 2]) -> Self {
+            Flat(p)
+        }
+        fn to_array(&self) -> [f64; 2] {
+            self.0
+        }
+        fn row_term<S: Real>(&[a, _]: &[S; 2], _row: &[f64; 3]) -> S {
+            -((a - 2.0) * (a - 2.0))
+        }
+        fn unidentified(_: &Summary) -> Option<String> {
+            None
+        }
+    }
+
+    /// A toy model whose log-likelihood grows without bound in θ₀.
+    #[derive(Debug, Clone, Copy)]
+    struct Unbounded([f64; 1]);
+
+    impl Model<1> for Unbounded {
+        const NAME: &'static str = "unbounded";
+        const PARAMETERS: [&'static str; 1] = ["a"];
+        const RATES: &'static [usize] = &[];
+        fn from_array(p: [f64; 1]) -> Self {
+            Unbounded(p)
+        }
+        fn to_array(&self) -> [f64; 1] {
+            self.0
+        }
+        fn row_term<S: Real>(&[a]: &[S; 1], _row: &[f64; 3]) -> S {
+            a.ln()
+        }
+        fn unidentified(_: &Summary) -> Option<String> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_flat_direction_and_a_runaway_parameter_are_errors_not_estimates() {
+        let data = Summary::new(&[1.0, 2.0], &[1.0, 2.0], &[3.0, 3.0]).unwrap();
+        let e = fit::<Flat, 2>(&data).unwrap_err().to_string();
+        assert!(e.contains("flat: the data do not identify the parameters"), "{e}");
+        let e = fit::<Unbounded, 1>(&data).unwrap_err().to_string();
+        assert!(e.contains("unbounded did not converge: the optimiser stopped"), "{e}");
+    }
 
     #[test]
     #[allow(clippy::needless_range_loop)]
