@@ -60,6 +60,9 @@ fn bgnbd_mbgnbd_and_gamma_gamma_reproduce_lifetimes_with_standard_errors() {
     agrees(&BgNbd::fit(&data).unwrap(), &f["bgnbd"]);
     agrees(&ModifiedBgNbd::fit(&data).unwrap(), &f["mbgnbd"]);
     agrees(&GammaGamma::fit(&x, &m).unwrap(), &f["gamma_gamma"]);
+    // the independence check lifetimes' documentation suggests (pandas corr on the same repeaters)
+    let r = GammaGamma::independence(&x, &m);
+    assert!((r - f["gamma_gamma"]["frequency_spend_correlation"].as_f64().unwrap()).abs() < 1e-12, "{r}");
 }
 
 #[test]

@@ -393,6 +393,17 @@ impl Clv {
                 &format!("Gamma-Gamma ({n} repeaters with a positive amount)"),
                 format!("{}; log-likelihood {:.3}", crate::btyd::fit::parameter_line(g), g.log_likelihood),
             ));
+            let (x, m): (Vec<f64>, Vec<f64>) = self
+                .customers
+                .rows
+                .iter()
+                .filter(|c| c.frequency > 0.0 && c.monetary > 0.0)
+                .map(|c| (c.frequency, c.monetary))
+                .unzip();
+            t.push(kv(
+                "correlation of repeat days and mean amount among them (Gamma-Gamma assumes none)",
+                format!("{:.3}", GammaGamma::independence(&x, &m)),
+            ));
         }
         let months = self.config.months;
         t.push(kv(

@@ -90,7 +90,7 @@ impl GammaGamma {
     }
 
     /// Pearson correlation of frequency and mean spend across the repeaters: the model assumes
-    /// none; lifetimes' documentation calls a value near 0 fine (CDNOW: 0.11).
+    /// none; lifetimes' documentation checks that it is near 0 (CDNOW's 9,450 repeaters: 0.080).
     pub fn independence(x: &[f64], m: &[f64]) -> f64 {
         crate::ranking::pearson(x, m)
     }
