@@ -14,6 +14,16 @@ fn cdnow_csv(dir: &Path) -> PathBuf {
     path
 }
 
+/// Runs `propensity clv` on `log` (columns `customer_id`, `date`) into `out` with `extra` flags.
+fn clv_cli(log: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_propensity"))
+        .args(["clv", "--data", log.to_str().unwrap(), "--customer", "customer_id", "--date", "date"])
+        .args(["--out", out.to_str().unwrap()])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 fn columns() -> LogColumns {
     LogColumns { customer: "customer_id".into(), date: "date".into(), amount: Some("dollar_value".into()) }
 }
@@ -142,28 +152,16 @@ fn the_cli_writes_one_row_per_customer_and_refuses_bad_logs_naming_the_cell() {
     let o = run(&csv, &["--holdout-end", "1997-09-01"]);
     assert!(String::from_utf8_lossy(&o.stderr)
         .contains("`holdout_end` 1997-09-01 is not after the calibration end 1997-09-30"));
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_propensity"))
-        .args(["clv", "--data", csv.to_str().unwrap(), "--customer", "customer_id", "--date", "date"])
-        .args(["--calibration-end", "1996-12-31", "--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = clv_cli(&csv, &out, &["--calibration-end", "1996-12-31"]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("1996-12-31 is before the log's first purchase (1997-01-01)"), "{stderr}");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_propensity"))
-        .args(["clv", "--data", csv.to_str().unwrap(), "--customer", "customer_id", "--date", "date"])
-        .args(["--calibration-end", "1998-06-30", "--holdout-end", "1998-12-31", "--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = clv_cli(&csv, &out, &["--calibration-end", "1998-06-30", "--holdout-end", "1998-12-31"]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("1998-06-30 leaves no purchases for the holdout: the log ends 1998-06-30"), "{stderr}");
     // no one buys on two days, so BG/NBD is not identified
     std::fs::write(&bad, "customer_id,date,cds,dollars\n1,1997-01-01,1,10\n2,1997-01-02,1,10\n1,1997-01-01,2,5\n")
         .unwrap();
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_propensity"))
-        .args(["clv", "--data", bad.to_str().unwrap(), "--customer", "customer_id", "--date", "date"])
-        .args(["--calibration-end", "1997-01-02", "--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = clv_cli(&bad, &out, &["--calibration-end", "1997-01-02"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("no repeat-purchase model can be fitted without repeat buyers"));
     assert!(!out.exists());
 }
@@ -173,12 +171,11 @@ fn any_repeat_model_can_drive_the_predictions_and_the_cli_compares_them() {
     let dir = tempfile::tempdir().unwrap();
     let csv = cdnow_csv(dir.path());
     let out = dir.path().join("out");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_propensity"))
-        .args(["clv", "--data", csv.to_str().unwrap(), "--customer", "customer_id", "--date", "date"])
-        .args(["--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30", "--model", "pareto-nbd"])
-        .args(["--compare", "--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = clv_cli(
+        &csv,
+        &out,
+        &["--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30", "--model", "pareto-nbd", "--compare"],
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // the comparison's holdout lines (deterministic; expected purchase days / actual in 39 weeks)
@@ -205,11 +202,7 @@ fn any_repeat_model_can_drive_the_predictions_and_the_cli_compares_them() {
     assert_eq!(first[0], "00001");
     assert!(first[4].parse::<f64>().unwrap() < 0.5, "{first:?}");
 
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_propensity"))
-        .args(["clv", "--data", csv.to_str().unwrap(), "--customer", "customer_id", "--date", "date"])
-        .args(["--calibration-end", "1997-09-30", "--model", "pareto", "--out", out.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = clv_cli(&csv, &out, &["--calibration-end", "1997-09-30", "--model", "pareto"]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("expected one of bgnbd, mbgnbd, pareto-nbd"), "{stderr}");
 }

@@ -220,6 +220,9 @@ pub struct Clv {
     /// The Gamma-Gamma fit on the repeaters with a positive mean spend (with amounts), with their
     /// count.
     pub gamma_gamma: Option<(Fit<GammaGamma>, usize)>,
+    /// Correlation of repeat days and mean amount across those repeaters (with amounts):
+    /// [`GammaGamma::independence`].
+    pub spend_correlation: Option<f64>,
     /// P(alive) at the calibration end.
     pub p_alive: Vec<f64>,
     /// Expected purchase days over the CLV horizon.
@@ -284,16 +287,16 @@ pub fn fit(log: &TransactionLog, config: &ClvConfig) -> Result<Clv> {
         let h = protocol.holdout_weeks();
         (0..n).map(|i| b.expected_transactions(h, x[i], tx[i], t[i])).collect()
     });
+    let mut spend_correlation = None;
     let (gamma_gamma, expected_value, clv) = if log.has_amount {
         let m = customers.column(|c| c.monetary);
         let rep: Vec<usize> = (0..n).filter(|&i| x[i] > 0.0 && m[i] > 0.0).collect();
         if rep.is_empty() {
             return Err(Error::Data("no repeat buyer has a positive amount: Gamma-Gamma cannot be fitted".into()));
         }
-        let gg = GammaGamma::fit(
-            &rep.iter().map(|&i| x[i]).collect::<Vec<_>>(),
-            &rep.iter().map(|&i| m[i]).collect::<Vec<_>>(),
-        )?;
+        let (rx, rm): (Vec<f64>, Vec<f64>) = rep.iter().map(|&i| (x[i], m[i])).unzip();
+        let gg = GammaGamma::fit(&rx, &rm)?;
+        spend_correlation = Some(GammaGamma::independence(&rx, &rm));
         let value: Vec<f64> = (0..n).map(|i| gg.params.expected_spend(x[i], m[i])).collect();
         let clv = (0..n)
             .map(|i| {
@@ -327,6 +330,7 @@ pub fn fit(log: &TransactionLog, config: &ClvConfig) -> Result<Clv> {
         summary,
         model: b,
         gamma_gamma,
+        spend_correlation,
     })
 }
 
@@ -393,17 +397,12 @@ impl Clv {
                 &format!("Gamma-Gamma ({n} repeaters with a positive amount)"),
                 format!("{}; log-likelihood {:.3}", crate::btyd::fit::parameter_line(g), g.log_likelihood),
             ));
-            let (x, m): (Vec<f64>, Vec<f64>) = self
-                .customers
-                .rows
-                .iter()
-                .filter(|c| c.frequency > 0.0 && c.monetary > 0.0)
-                .map(|c| (c.frequency, c.monetary))
-                .unzip();
-            t.push(kv(
-                "correlation of repeat days and mean amount among them (Gamma-Gamma assumes none)",
-                format!("{:.3}", GammaGamma::independence(&x, &m)),
-            ));
+            if let Some(r) = self.spend_correlation {
+                t.push(kv(
+                    "correlation of repeat days and mean amount among them (Gamma-Gamma assumes none)",
+                    format!("{r:.3}"),
+                ));
+            }
         }
         let months = self.config.months;
         t.push(kv(
@@ -419,10 +418,8 @@ impl Clv {
         }
         if let Some(h) = &self.expected_holdout {
             let actual: Vec<f64> = self.customers.column(|c| c.n_holdout);
-            let n = actual.len() as f64;
             let (sum_e, sum_a) = (h.iter().sum::<f64>(), actual.iter().sum::<f64>());
-            let mae = h.iter().zip(&actual).map(|(e, a)| (e - a).abs()).sum::<f64>() / n;
-            let rmse = (h.iter().zip(&actual).map(|(e, a)| (e - a).powi(2)).sum::<f64>() / n).sqrt();
+            let (mae, rmse) = crate::ranking::mae_rmse(&actual, h);
             let end = self.config.holdout_end.as_deref().unwrap_or_default();
             t.push(kv(
                 &format!("holdout to {end} ({:.1} weeks): purchase days", self.customers.protocol.holdout_weeks()),
@@ -490,6 +487,7 @@ impl Clv {
             &c.column(|r| r.recency),
             &c.column(|r| r.t),
             holdout,
+            Some(self.model),
         )
     }
 

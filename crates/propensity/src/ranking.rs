@@ -160,6 +160,19 @@ impl BinaryScores {
     }
 }
 
+/// Mean absolute error and root mean squared error of `predicted` against `actual` (same
+/// lengths, checked by the caller).
+///
+/// ```
+/// let (mae, rmse) = propensity::ranking::mae_rmse(&[0.0, 10.0, 2.0], &[1.0, 7.0, 2.0]);
+/// assert!((mae - 4.0 / 3.0).abs() < 1e-12 && (rmse - (10.0f64 / 3.0).sqrt()).abs() < 1e-12);
+/// ```
+pub fn mae_rmse(actual: &[f64], predicted: &[f64]) -> (f64, f64) {
+    let n = actual.len() as f64;
+    let err = actual.iter().zip(predicted).map(|(a, p)| a - p);
+    (err.clone().map(f64::abs).sum::<f64>() / n, (err.map(|e| e * e).sum::<f64>() / n).sqrt())
+}
+
 /// How well a prediction matches an amount.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RegressionScores {
@@ -199,14 +212,13 @@ impl RegressionScores {
                 actual[i], predicted[i]
             )));
         }
-        let n = actual.len() as f64;
-        let err = actual.iter().zip(predicted).map(|(a, p)| a - p);
+        let (mae, rmse) = mae_rmse(actual, predicted);
         Ok(RegressionScores {
             n: actual.len(),
             sum_actual: actual.iter().sum(),
             sum_predicted: predicted.iter().sum(),
-            mae: err.clone().map(f64::abs).sum::<f64>() / n,
-            rmse: (err.map(|e| e * e).sum::<f64>() / n).sqrt(),
+            mae,
+            rmse,
             spearman: spearman(actual, predicted),
             pearson: pearson(actual, predicted),
             top_decile_share: top_decile_share(actual, predicted, ids),

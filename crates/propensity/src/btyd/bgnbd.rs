@@ -118,7 +118,7 @@ impl BgNbd {
 
     /// P(at least one purchase in the next `horizon`) = P(alive) · (1 − ((α+T)/(α+T+h))^(r+x)).
     pub fn p_any(&self, horizon: f64, x: f64, tx: f64, t: f64) -> f64 {
-        self.p_alive(x, tx, t) * (1.0 - ((self.alpha + t) / (self.alpha + t + horizon)).powf(self.r + x))
+        p_any_if_alive(self.p_alive(x, tx, t), self.r, self.alpha, horizon, x, t)
     }
 
     /// Expected repeat purchases of a new customer in their first `t` (eq. 9): the model's
@@ -128,4 +128,12 @@ impl BgNbd {
         let hyp = hyp2f1(r, b, a + b - 1.0, t / (alpha + t));
         (a + b - 1.0) / (a - 1.0) * (1.0 - (alpha / (alpha + t)).powf(r) * hyp)
     }
+}
+
+/// P(at least one purchase in the next `horizon`) of a customer alive with probability `alive`
+/// whose purchase rate, given `x` repeats by age `t`, is Gamma(r + x, α + t) — BG/NBD and
+/// MBG/NBD, where a customer can only drop out right after a purchase: alive, and the
+/// Poisson-gamma count is not 0.
+pub(super) fn p_any_if_alive(alive: f64, r: f64, alpha: f64, horizon: f64, x: f64, t: f64) -> f64 {
+    alive * (1.0 - ((alpha + t) / (alpha + t + horizon)).powf(r + x))
 }

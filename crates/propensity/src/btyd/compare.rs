@@ -30,19 +30,32 @@ pub struct ModelComparison {
 }
 
 impl ModelComparison {
-    /// Fits [`RepeatModel::ALL`] on `data` and, with a holdout, predicts it for the customers
-    /// `(x, tx, t)` (one value each, in the holdout's order).
+    /// Fits [`RepeatModel::ALL`] on `data` (reusing `fitted`, a fit of one of them on the same
+    /// data, if given) and, with a holdout, predicts it for the customers `(x, tx, t)` (one value
+    /// each, in the holdout's order).
     ///
     /// ```
     /// use propensity::btyd::{compare::ModelComparison, Summary};
     /// let (x, tx, t) = (vec![0.0, 2.0, 5.0, 1.0, 0.0, 3.0], vec![0.0, 10.0, 30.0, 4.0, 0.0, 20.0], vec![38.0; 6]);
-    /// let c = ModelComparison::fit(&Summary::new(&x, &tx, &t).unwrap(), &x, &tx, &t, None);
+    /// let c = ModelComparison::fit(&Summary::new(&x, &tx, &t).unwrap(), &x, &tx, &t, None, None);
     /// assert_eq!(c.fits.len(), 3);
     /// assert!(c.table().to_html().contains("Pareto/NBD"));
     /// ```
-    pub fn fit(data: &Summary, x: &[f64], tx: &[f64], t: &[f64], holdout: Option<Holdout>) -> ModelComparison {
-        let fits: Vec<(RepeatModel, std::result::Result<Fitted, String>)> =
-            RepeatModel::ALL.iter().map(|&m| (m, m.fit(data).map_err(|e| e.to_string()))).collect();
+    pub fn fit(
+        data: &Summary,
+        x: &[f64],
+        tx: &[f64],
+        t: &[f64],
+        holdout: Option<Holdout>,
+        fitted: Option<Fitted>,
+    ) -> ModelComparison {
+        let fits: Vec<(RepeatModel, std::result::Result<Fitted, String>)> = RepeatModel::ALL
+            .iter()
+            .map(|&m| match fitted {
+                Some(f) if f.kind() == m => (m, Ok(f)),
+                _ => (m, m.fit(data).map_err(|e| e.to_string())),
+            })
+            .collect();
         let expected = fits
             .iter()
             .map(|(_, f)| {
@@ -81,9 +94,7 @@ impl ModelComparison {
             if let Some(h) = &self.holdout {
                 match expected {
                     Some(e) => {
-                        let n = e.len() as f64;
-                        let mae = e.iter().zip(&h.actual).map(|(e, a)| (e - a).abs()).sum::<f64>() / n;
-                        let rmse = (e.iter().zip(&h.actual).map(|(e, a)| (e - a).powi(2)).sum::<f64>() / n).sqrt();
+                        let (mae, rmse) = crate::ranking::mae_rmse(&h.actual, e);
                         row.extend([
                             format!("{:.1} / {:.0}", e.iter().sum::<f64>(), h.actual.iter().sum::<f64>()),
                             format!("{mae:.4}"),

@@ -96,7 +96,7 @@ impl ModifiedBgNbd {
 
     /// P(at least one purchase in the next `horizon`): alive, and the Poisson-gamma count is not 0.
     pub fn p_any(&self, horizon: f64, x: f64, tx: f64, t: f64) -> f64 {
-        self.p_alive(x, tx, t) * (1.0 - ((self.alpha + t) / (self.alpha + t + horizon)).powf(self.r + x))
+        super::bgnbd::p_any_if_alive(self.p_alive(x, tx, t), self.r, self.alpha, horizon, x, t)
     }
 
     /// Expected repeat purchases of a new customer in their first `t`.
