@@ -103,6 +103,23 @@ fn bgbb_reproduces_lifetimes_and_the_paper_on_the_donations_data() {
     assert_eq!(data.customers(), 11_104.0);
     let fit = BgBb::fit(&data).unwrap();
     agrees(&fit, &fixture()["bgbb"]);
+
+    // P(at least one in the next m) = 1 − P(the history continues with m empty opportunities), a ratio of
+    // two likelihoods: an exact check of the closed form
+    let m = fit.params;
+    let ll = |x: f64, tx: f64, n: f64| m.log_likelihood(&BgBb::summary(&[x], &[tx], &[n], &[1.0]).unwrap());
+    for (x, tx) in [(6.0, 6.0), (3.0, 5.0), (1.0, 1.0), (0.0, 0.0)] {
+        for future in [1_u32, 2, 5] {
+            let none = (ll(x, tx, 6.0 + f64::from(future)) - ll(x, tx, 6.0)).exp();
+            let got = m.p_any(future, x, tx, 6.0);
+            assert!((got - (1.0 - none)).abs() < 1e-12, "{x} {tx} {future}: {got} vs {}", 1.0 - none);
+        }
+    }
+    // the tracking curve and the count distribution agree: E[X(n)] = Σ x P(X(n) = x)
+    for n in [1_u32, 6, 11] {
+        let mean: f64 = (0..=n).map(|x| f64::from(x) * m.p_purchases(x, n)).sum();
+        assert!((mean - m.expected_from_first(f64::from(n))).abs() < 1e-12);
+    }
 }
 
 #[test]

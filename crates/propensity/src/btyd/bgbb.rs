@@ -124,4 +124,67 @@ impl BgBb {
         let p5 = (ln_gamma(1.0 + delta + n + future) - ln_gamma(gamma + delta + n + future)).exp();
         p2 * p3 * (p4 - p5) / l
     }
+
+    /// P(at least one transaction in the next `future` opportunities) given `x` transactions in
+    /// `n` opportunities, the last at `tx`: P(alive after n) times 1 − P(none | alive), where,
+    /// given alive, p ~ Beta(α + x, β + n − x) and θ ~ Beta(γ, δ + n) independently and a customer
+    /// who drops out before opportunity n + k + 1 made none in the k before:
+    /// P(none | alive) = Σ_{k<m} E[θ(1−θ)^k] E[(1−p)^k] + E[(1−θ)^m] E[(1−p)^m].
+    pub fn p_any(&self, future: u32, x: f64, tx: f64, n: f64) -> f64 {
+        let BgBb { alpha, beta, gamma, delta } = *self;
+        let (pa, pb, ta, tb) = (alpha + x, beta + n - x, gamma, delta + n);
+        let (b_p, b_t) = (pa.ln_beta(pb), ta.ln_beta(tb));
+        let none_after = |k: f64| (pa.ln_beta(pb + k) - b_p).exp();
+        let mut none: f64 = (0..future)
+            .map(|k| {
+                let k = f64::from(k);
+                ((ta + 1.0).ln_beta(tb + k) - b_t).exp() * none_after(k)
+            })
+            .sum();
+        let m = f64::from(future);
+        none += (ta.ln_beta(tb + m) - b_t).exp() * none_after(m);
+        self.p_alive(0.0, x, tx, n) * (1.0 - none)
+    }
+
+    /// Expected transactions of a new customer in their first `n` opportunities (Fader, Hardie &
+    /// Shang 2010, eq. 7): the tracking curve.
+    pub fn expected_from_first(&self, n: f64) -> f64 {
+        use statrs::function::gamma::ln_gamma;
+        let BgBb { alpha, beta, gamma, delta } = *self;
+        let ratio = (ln_gamma(gamma + delta) - ln_gamma(1.0 + delta) + ln_gamma(1.0 + delta + n)
+            - ln_gamma(gamma + delta + n))
+        .exp();
+        alpha / (alpha + beta) * delta / (gamma - 1.0) * (1.0 - ratio)
+    }
+
+    /// P(a new customer makes exactly `x` transactions in their first `n` opportunities)
+    /// (Fader, Hardie & Shang 2010, eq. 8): alive throughout with `x` of `n`, or dropped out
+    /// before opportunity i + 1 (i = x … n − 1) with `x` of `i`.
+    ///
+    /// ```
+    /// use propensity::btyd::BgBb;
+    /// let m = BgBb { alpha: 1.204, beta: 0.750, gamma: 0.657, delta: 2.783 };
+    /// let p: Vec<f64> = (0..=6).map(|x| m.p_purchases(x, 6)).collect();
+    /// assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    /// let mean: f64 = p.iter().enumerate().map(|(x, p)| x as f64 * p).sum();
+    /// assert!((mean - m.expected_from_first(6.0)).abs() < 1e-12);
+    /// ```
+    pub fn p_purchases(&self, x: u32, n: u32) -> f64 {
+        use statrs::function::factorial::ln_binomial;
+        if x > n {
+            return 0.0;
+        }
+        let BgBb { alpha, beta, gamma, delta } = *self;
+        let (b_ab, b_gd) = (alpha.ln_beta(beta), gamma.ln_beta(delta));
+        let xf = f64::from(x);
+        let term = |i: u32, dropout: f64| {
+            let i_f = f64::from(i);
+            let dropout_part =
+                if dropout == 0.0 { gamma.ln_beta(delta + i_f) } else { (gamma + 1.0).ln_beta(delta + i_f) };
+            (ln_binomial(u64::from(i), u64::from(x)) + (alpha + xf).ln_beta(beta + i_f - xf) - b_ab + dropout_part
+                - b_gd)
+                .exp()
+        };
+        term(n, 0.0) + (x..n).map(|i| term(i, 1.0)).sum::<f64>()
+    }
 }

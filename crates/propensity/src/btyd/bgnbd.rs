@@ -128,6 +128,19 @@ impl BgNbd {
         let hyp = hyp2f1(r, b, a + b - 1.0, t / (alpha + t));
         (a + b - 1.0) / (a - 1.0) * (1.0 - (alpha / (alpha + t)).powf(r) * hyp)
     }
+
+    /// P(a new customer makes exactly `x` repeat purchases in their first `t`) (eq. 8;
+    /// lifetimes' `probability_of_n_purchases_up_to_time`).
+    ///
+    /// ```
+    /// use propensity::btyd::BgNbd;
+    /// let m = BgNbd { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
+    /// let total: f64 = (0..200).map(|x| m.p_purchases(x, 38.86)).sum();
+    /// assert!((total - 1.0).abs() < 1e-9);
+    /// ```
+    pub fn p_purchases(&self, x: u32, t: f64) -> f64 {
+        super::counts::p_count_geometric(self.r, self.alpha, self.a, self.b, false, t, x)
+    }
 }
 
 /// P(at least one purchase in the next `horizon`) of a customer alive with probability `alive`

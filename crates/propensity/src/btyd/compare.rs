@@ -53,7 +53,7 @@ impl ModelComparison {
             .iter()
             .map(|&m| match fitted {
                 Some(f) if f.kind() == m => (m, Ok(f)),
-                _ => (m, m.fit(data).map_err(|e| e.to_string())),
+                _ => (m, m.fit(data, 1.0).map_err(|e| e.to_string())),
             })
             .collect();
         let expected = fits

@@ -105,4 +105,10 @@ impl ModifiedBgNbd {
         let hyp = hyp2f1(r, b + 1.0, a + b, t / (alpha + t));
         b / (a - 1.0) * (1.0 - hyp * (alpha / (alpha + t)).powf(r))
     }
+
+    /// P(a new customer makes exactly `x` repeat purchases in their first `t`) (lifetimes'
+    /// `probability_of_n_purchases_up_to_time`).
+    pub fn p_purchases(&self, x: u32, t: f64) -> f64 {
+        super::counts::p_count_geometric(self.r, self.alpha, self.a, self.b, true, t, x)
+    }
 }

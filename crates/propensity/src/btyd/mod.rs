@@ -29,6 +29,7 @@ pub mod bgbb;
 pub mod bgnbd;
 pub mod charts;
 pub mod compare;
+mod counts;
 pub mod dual;
 pub mod fit;
 pub mod gamma_gamma;

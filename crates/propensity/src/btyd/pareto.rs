@@ -138,4 +138,10 @@ impl ParetoNbd {
         let ParetoNbd { r, alpha, s, beta } = *self;
         r * beta / alpha / (s - 1.0) * (1.0 - (beta / (beta + t)).powf(s - 1.0))
     }
+
+    /// P(a new customer makes exactly `x` repeat purchases in their first `t`), by quadrature
+    /// over the dropout time.
+    pub fn p_purchases(&self, x: u32, t: f64) -> f64 {
+        super::counts::p_count_pareto(self.r, self.alpha, self.s, self.beta, t, x)
+    }
 }
