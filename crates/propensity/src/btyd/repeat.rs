@@ -140,7 +140,7 @@ macro_rules! each {
 }
 
 /// Calls `$e` with the continuous-time fit bound to `$f`, or `$bgbb` with the BG/BB fit.
-macro_rules! timed {
+macro_rules! in_weeks {
     ($s:expr, $f:ident => $e:expr, $b:ident => $bgbb:expr) => {
         match $s {
             Fitted::Bgnbd($f) => $e,
@@ -202,19 +202,19 @@ impl Fitted {
 
     /// P(alive at `t`) of a customer with `x` repeats, the last at `tx`.
     pub fn p_alive(&self, x: f64, tx: f64, t: f64) -> f64 {
-        timed!(self, f => f.params.p_alive(x, tx, t), b => b.fit.params.p_alive(0.0, x, b.periods(tx), b.periods(t)))
+        in_weeks!(self, f => f.params.p_alive(x, tx, t), b => b.fit.params.p_alive(0.0, x, b.periods(tx), b.periods(t)))
     }
 
     /// Expected purchases in the next `horizon` (BG/BB: eq. 13 at `horizon` in periods, which
     /// interpolates between whole periods).
     pub fn expected_transactions(&self, horizon: f64, x: f64, tx: f64, t: f64) -> f64 {
-        timed!(self, f => f.params.expected_transactions(horizon, x, tx, t),
+        in_weeks!(self, f => f.params.expected_transactions(horizon, x, tx, t),
             b => b.fit.params.expected_transactions(horizon / b.weeks_per_period, x, b.periods(tx), b.periods(t)))
     }
 
     /// P(at least one purchase in the next `horizon`) (BG/BB: in the whole periods it holds).
     pub fn p_any(&self, horizon: f64, x: f64, tx: f64, t: f64) -> f64 {
-        timed!(self, f => f.params.p_any(horizon, x, tx, t), b => {
+        in_weeks!(self, f => f.params.p_any(horizon, x, tx, t), b => {
             let whole = (horizon / b.weeks_per_period + 1e-9).floor() as u32;
             b.fit.params.p_any(whole, x, b.periods(tx), b.periods(t))
         })
@@ -222,11 +222,11 @@ impl Fitted {
 
     /// Expected repeat purchases of a new customer in their first `t`: the tracking curve.
     pub fn expected_from_first(&self, t: f64) -> f64 {
-        timed!(self, f => f.params.expected_from_first(t), b => b.fit.params.expected_from_first(t / b.weeks_per_period))
+        in_weeks!(self, f => f.params.expected_from_first(t), b => b.fit.params.expected_from_first(t / b.weeks_per_period))
     }
 
     /// P(a new customer makes exactly `x` repeat purchases in their first `t`).
     pub fn p_purchases(&self, x: u32, t: f64) -> f64 {
-        timed!(self, f => f.params.p_purchases(x, t), b => b.fit.params.p_purchases(x, b.periods(t) as u32))
+        in_weeks!(self, f => f.params.p_purchases(x, t), b => b.fit.params.p_purchases(x, b.periods(t) as u32))
     }
 }

@@ -114,24 +114,12 @@ impl ClvConfig {
         Ok(())
     }
 
-    /// The calibration and holdout ends of a log's split (days since 1970-01-01): valid dates,
-    /// the holdout end after the calibration end.
+    /// The calibration and holdout ends of a log's split, as days since 1970-01-01 (their order
+    /// is checked by [`TransactionLog::summarise`]).
     pub fn split(&self) -> Result<(i64, Option<i64>)> {
         let bad = |field: &'static str, message: String| Error::Config { field, message };
         let cal = parse_date(&self.calibration_end).map_err(|m| bad("calibration_end", m))?;
-        let hold = match &self.holdout_end {
-            Some(h) => {
-                let d = parse_date(h).map_err(|m| bad("holdout_end", m))?;
-                if d <= cal {
-                    return Err(bad(
-                        "holdout_end",
-                        format!("{h} is not after the calibration end {}", self.calibration_end),
-                    ));
-                }
-                Some(d)
-            }
-            None => None,
-        };
+        let hold = self.holdout_end.as_deref().map(|h| parse_date(h).map_err(|m| bad("holdout_end", m))).transpose()?;
         Ok((cal, hold))
     }
 }
