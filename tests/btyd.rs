@@ -2,6 +2,8 @@
 //! (`tests/fixtures/make_btyd_fixture.py` → `lifetimes_btyd.json`) and against Fader, Hardie &
 //! Shang (2010) on the donations data; recovery of generating parameters; refusals.
 
+mod donations;
+
 use propensity::btyd::{generate, BgBb, BgNbd, Fit, GammaGamma, Model, ModifiedBgNbd, ParetoNbd, Summary};
 use serde_json::Value;
 
@@ -73,31 +75,7 @@ fn pareto_nbd_reproduces_lifetimes() {
 
 #[test]
 fn bgbb_reproduces_lifetimes_and_the_paper_on_the_donations_data() {
-    // Fader, Hardie & Shang (2010), table 1 (lifetimes ships it as donations.csv)
-    let rows = [
-        (6, 6, 1203),
-        (5, 6, 728),
-        (4, 6, 512),
-        (3, 6, 357),
-        (2, 6, 234),
-        (1, 6, 129),
-        (5, 5, 335),
-        (4, 5, 284),
-        (3, 5, 225),
-        (2, 5, 173),
-        (1, 5, 119),
-        (4, 4, 240),
-        (3, 4, 181),
-        (2, 4, 155),
-        (1, 4, 78),
-        (3, 3, 322),
-        (2, 3, 255),
-        (1, 3, 129),
-        (2, 2, 613),
-        (1, 2, 277),
-        (1, 1, 1091),
-        (0, 0, 3464),
-    ];
+    let rows = donations::DONATIONS;
     let col = |k: usize| rows.iter().map(|r| [r.0, r.1, r.2][k] as f64).collect::<Vec<_>>();
     let data = BgBb::summary(&col(0), &col(1), &vec![6.0; rows.len()], &col(2)).unwrap();
     assert_eq!(data.customers(), 11_104.0);

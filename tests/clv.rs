@@ -3,6 +3,8 @@
 //! pipeline's own BG/NBD fit bit for bit; bad logs are refused with file, line and column and
 //! nothing is written.
 
+mod donations;
+
 use std::path::{Path, PathBuf};
 
 use propensity::btyd::RepeatModel;
@@ -414,31 +416,7 @@ fn a_date_format_reads_other_date_layouts_to_the_same_result() {
 
 #[test]
 fn bgbb_runs_on_a_grouped_summary_with_yearly_opportunities() {
-    // Fader, Hardie & Shang (2010), table 1: 11,104 donors by donations in 1996–2001 (x, t_x; n = 6 years)
-    let rows = [
-        (6, 6, 1203),
-        (5, 6, 728),
-        (4, 6, 512),
-        (3, 6, 357),
-        (2, 6, 234),
-        (1, 6, 129),
-        (5, 5, 335),
-        (4, 5, 284),
-        (3, 5, 225),
-        (2, 5, 173),
-        (1, 5, 119),
-        (4, 4, 240),
-        (3, 4, 181),
-        (2, 4, 155),
-        (1, 4, 78),
-        (3, 3, 322),
-        (2, 3, 255),
-        (1, 3, 129),
-        (2, 2, 613),
-        (1, 2, 277),
-        (1, 1, 1091),
-        (0, 0, 3464),
-    ];
+    let rows = donations::DONATIONS;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("donations.csv");
     let mut text = String::from("history,x,t_x,n,donors\n");
