@@ -87,7 +87,7 @@ fn cdnow_as_a_transaction_log_reproduces_lifetimes() {
     );
     assert!(tracking.chart().unwrap().as_str().contains("calibration end"));
     // deterministic: this build's exact total (lifetimes: 768044.8554747623)
-    assert_eq!(total, 768_044.688_412_072_3);
+    assert_eq!(total, 768_044.689_216_159_6);
 }
 
 #[test]

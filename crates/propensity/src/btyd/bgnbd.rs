@@ -59,10 +59,11 @@ impl Model<4> for BgNbd {
     fn time_shared<S: Real>(&[_, alpha, _, _]: &[S; 4], v: f64) -> S {
         (alpha + v).ln()
     }
+    /// A₃ + ln(1 + e^(A₄ − A₃)), the same sum with one exponential.
     fn row_term_shared<S: Real>(&[r, _, _, _]: &[S; 4], &[x, _, _]: &[f64; 3], by_x: S, at_tx: S, at_t: S) -> S {
         let a3 = -(r + x) * at_t;
         if x > 0.0 {
-            a3.log_add_exp(by_x - (r + x) * at_tx)
+            a3 + (by_x + (r + x) * (at_t - at_tx)).softplus()
         } else {
             a3
         }

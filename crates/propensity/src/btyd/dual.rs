@@ -39,13 +39,15 @@ pub trait Real:
     fn exp(self) -> Self;
     /// ln Γ.
     fn ln_gamma(self) -> Self;
+    /// ln(1 + e^self), computed without overflow.
+    fn softplus(self) -> Self;
     /// ln(e^self + e^other), computed without overflow.
     fn log_add_exp(self, other: Self) -> Self {
         let (hi, lo) = if self.value() >= other.value() { (self, other) } else { (other, self) };
         if lo.value() == f64::NEG_INFINITY {
             return hi;
         }
-        hi + ((lo - hi).exp() + 1.0).ln()
+        hi + (lo - hi).softplus()
     }
     /// ₂F₁(a, b; c; z) for 0 ≤ z < 1 ([`hyp2f1`]).
     fn hyp2f1(a: Self, b: Self, c: Self, z: Self) -> Self;
@@ -71,17 +73,21 @@ impl Real for f64 {
     fn ln_gamma(self) -> f64 {
         ln_gamma(self)
     }
+    fn softplus(self) -> f64 {
+        softplus_and_sigmoid(self).0
+    }
     fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
-        let (mut term, mut sum) = (1.0f64, 1.0f64);
-        for k in 0..1_000_000u32 {
-            let k = f64::from(k);
-            term *= (a + k) * (b + k) * (1.0 / (c + k)) / (k + 1.0) * z; // as the dual series
-            sum += term;
-            if term.abs() <= 1e-16 * sum.abs() {
-                break;
-            }
-        }
-        sum
+        power_series_2f1(a, b, c, z)
+    }
+}
+
+/// ln(1 + e^v) and its derivative, the logistic 1/(1 + e^−v), from one exponential.
+pub(super) fn softplus_and_sigmoid(v: f64) -> (f64, f64) {
+    let e = (-v.abs()).exp();
+    if v > 0.0 {
+        (v + e.ln_1p(), 1.0 / (1.0 + e))
+    } else {
+        (e.ln_1p(), e / (1.0 + e))
     }
 }
 
@@ -124,6 +130,10 @@ impl<const N: usize> Real for Dual<N> {
     }
     fn ln_gamma(self) -> Self {
         self.chain(ln_gamma(self.v), digamma(self.v))
+    }
+    fn softplus(self) -> Self {
+        let (v, sigmoid) = softplus_and_sigmoid(self.v);
+        self.chain(v, sigmoid)
     }
     /// The series in plain numbers, each term carrying its log-derivatives with respect to a, b, c
     /// and z (Σ 1/(a+j), Σ 1/(b+j), −Σ 1/(c+j), k/z): the same terms as the `f64` series, a
@@ -231,6 +241,21 @@ impl<const N: usize> Div<f64> for Dual<N> {
     }
 }
 
+/// The power series of ₂F₁(a, b; c; z) in any [`Real`], summed until a term is below 1e-16 of the
+/// sum: the `f64` values, and the second derivatives of [`super::hyperdual::HyperDual`].
+pub(super) fn power_series_2f1<S: Real>(a: S, b: S, c: S, z: S) -> S {
+    let (mut term, mut sum) = (S::cst(1.0), S::cst(1.0));
+    for k in 0..1_000_000u32 {
+        let k = f64::from(k);
+        term = term * ((a + k) * (b + k) * (S::cst(1.0) / (c + k)) / (k + 1.0) * z); // as the dual series
+        sum = sum + term;
+        if term.value().abs() <= 1e-16 * sum.value().abs() {
+            break;
+        }
+    }
+    sum
+}
+
 /// Gauss' hypergeometric function ₂F₁(a, b; c; z) for 0 ≤ z < 1 by its power series, over any
 /// [`Real`] (so its derivatives with respect to a, b, c and z come with it).
 ///
@@ -256,7 +281,10 @@ mod tests {
     #[test]
     fn gradients_match_central_differences() {
         fn f<S: Real>(a: S, b: S) -> S {
-            (a * b).ln_gamma() - (a / b).exp() + hyp2f1(a, b, a + b + 1.0, S::cst(0.3)).ln() + a.log_add_exp(b * 2.0)
+            (a * b).ln_gamma() - (a / b).exp()
+                + hyp2f1(a, b, a + b + 1.0, S::cst(0.3)).ln()
+                + a.log_add_exp(b * 2.0)
+                + (a - b * 3.0).softplus()
         }
         let (a, b) = (1.3, 0.7);
         let exact = f(Dual::<2>::variable(a, 0), Dual::<2>::variable(b, 1));

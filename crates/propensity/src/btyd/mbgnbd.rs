@@ -40,7 +40,7 @@ impl Model<4> for ModifiedBgNbd {
     fn row_term<S: Real>(&[r, alpha, a, b]: &[S; 4], &[x, tx, t]: &[f64; 3]) -> S {
         let ln_at = (alpha + t).ln();
         let a4 = a.ln() - (b + x).ln() + (r + x) * (ln_at - (alpha + tx).ln());
-        -(r + x) * ln_at + a4.log_add_exp(S::cst(0.0))
+        -(r + x) * ln_at + a4.softplus()
     }
     const SHARES: bool = true;
     /// ln a − ln(b + x), the frequency part of A₄.
@@ -52,7 +52,7 @@ impl Model<4> for ModifiedBgNbd {
         (alpha + v).ln()
     }
     fn row_term_shared<S: Real>(&[r, _, _, _]: &[S; 4], &[x, _, _]: &[f64; 3], by_x: S, at_tx: S, at_t: S) -> S {
-        -(r + x) * at_t + (by_x + (r + x) * (at_t - at_tx)).log_add_exp(S::cst(0.0))
+        -(r + x) * at_t + (by_x + (r + x) * (at_t - at_tx)).softplus()
     }
     fn unidentified(data: &Summary) -> Option<String> {
         (data.repeaters() == 0.0).then(|| "no customer made a repeat purchase".to_string())

@@ -42,6 +42,9 @@ impl Model<4> for ParetoNbd {
     const NAME: &'static str = "Pareto/NBD";
     const PARAMETERS: [&'static str; 4] = ["r", "alpha", "s", "beta"];
     const RATES: &'static [usize] = &[1, 3];
+    /// Two hypergeometric series per customer make an exact Hessian cost several gradients:
+    /// L-BFGS steps, the exact Hessian at the estimate only.
+    const NEWTON: bool = false;
     fn from_array([r, alpha, s, beta]: [f64; 4]) -> Self {
         ParetoNbd { r, alpha, s, beta }
     }

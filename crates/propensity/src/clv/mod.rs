@@ -13,18 +13,14 @@
 //! use propensity::clv::{ClvConfig, LogColumns, TransactionLog};
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("orders.csv");
-//! let mut text = String::from("customer,date,amount\n");
-//! for c in 0..60 {
-//!     for k in 0..(c % 4) + 1 {
-//!         text += &format!("c{c},2024-{:02}-{:02},{}\n", 1 + (c * 3 + k * 5) % 6, 1 + (c + 7 * k) % 28, 10 + c % 7);
-//!     }
-//! }
-//! std::fs::write(&path, text).unwrap();
-//! let cols = LogColumns { amount: Some("amount".into()), ..LogColumns::new("customer", "date") };
+//! // any customer,date[,amount] CSV: here the bundled CDNOW log written as one
+//! let raw = propensity::cdnow::read(propensity::paths::data_file(propensity::cdnow::FILE).unwrap()).unwrap();
+//! propensity::cdnow::write_transactions_csv(&raw, &path).unwrap();
+//! let cols = LogColumns { amount: Some("dollar_value".into()), ..LogColumns::new("customer_id", "date") };
 //! let log = TransactionLog::read_csv(&path, &cols).unwrap();
-//! let cfg = ClvConfig { calibration_end: "2024-06-30".into(), ..ClvConfig::default() };
+//! let cfg = ClvConfig { calibration_end: "1997-09-30".into(), ..ClvConfig::default() };
 //! let clv = propensity::clv::fit(&log, &cfg).unwrap();
-//! assert_eq!(clv.customers.len(), 60);
+//! assert_eq!(clv.customers.len(), 23_570);
 //! assert!(clv.clv.as_ref().unwrap().iter().all(|v| *v >= 0.0));
 //! ```
 

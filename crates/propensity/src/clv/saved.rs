@@ -37,15 +37,11 @@ pub struct ClvCard {
 /// use propensity::clv::{fit, ClvConfig, LogColumns, SavedClv, TransactionLog};
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("orders.csv");
-/// let mut text = String::from("customer,date\n");
-/// for c in 0..60 {
-///     for k in 0..(c % 4) + 1 {
-///         text += &format!("c{c},2024-{:02}-{:02}\n", 1 + (c * 3 + k * 5) % 6, 1 + (c + 7 * k) % 28);
-///     }
-/// }
-/// std::fs::write(&path, text).unwrap();
-/// let log = TransactionLog::read_csv(&path, &LogColumns::new("customer", "date")).unwrap();
-/// let config = ClvConfig { calibration_end: "2024-06-30".into(), ..ClvConfig::default() };
+/// // any customer,date[,amount] CSV: here the bundled CDNOW log written as one
+/// let raw = propensity::cdnow::read(propensity::paths::data_file(propensity::cdnow::FILE).unwrap()).unwrap();
+/// propensity::cdnow::write_transactions_csv(&raw, &path).unwrap();
+/// let log = TransactionLog::read_csv(&path, &LogColumns::new("customer_id", "date")).unwrap();
+/// let config = ClvConfig { calibration_end: "1997-09-30".into(), ..ClvConfig::default() };
 /// let result = fit(&log, &config).unwrap();
 /// let file = dir.path().join("clv_model.json");
 /// result.saved(&path).unwrap().save(&file).unwrap();
