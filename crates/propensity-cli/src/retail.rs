@@ -82,8 +82,8 @@ pub struct SegmentArgs {
     /// Seed (autoencoder, k-means, samples).
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Customers in the t-SNE map.
-    #[arg(long, default_value_t = 2000)]
+    /// Customers in the (exact) t-SNE map.
+    #[arg(long, default_value_t = 1000)]
     tsne_sample: usize,
     /// Output folder.
     #[arg(long, default_value = "out/retail")]
