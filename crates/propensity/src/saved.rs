@@ -325,16 +325,8 @@ impl SavedModel {
     /// that fits the network (see [`check`](Self::check)).
     pub fn read(path: impl AsRef<Path>) -> Result<SavedModel> {
         let path = path.as_ref();
-        let bad = |message: String| Error::Model { file: path.to_path_buf(), message };
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let saved: SavedModel = serde_json::from_str(&text).map_err(|e| match e.classify() {
-            serde_json::error::Category::Eof => bad(format!("the file is truncated ({e})")),
-            _ => bad(format!("not a propensity model file ({e})")),
-        })?;
-        if saved.format != FORMAT {
-            return Err(bad(format!("format {:?}, expected {FORMAT:?}", saved.format)));
-        }
-        saved.check().map_err(bad)?;
+        let saved: SavedModel = read_tagged_json(path, "propensity model", FORMAT, |s: &SavedModel| &s.format)?;
+        saved.check().map_err(|message| Error::Model { file: path.to_path_buf(), message })?;
         Ok(saved)
     }
 
@@ -441,4 +433,24 @@ pub fn sha256_file(path: impl AsRef<Path>) -> Result<String> {
 /// The current time as RFC 3339 (UTC, seconds).
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// Reads a JSON file this tool wrote, whose `format` tag (read by `tag`) must be `format`: a
+/// truncated file, a file that is not a `what` and another format tag are refused naming the file.
+pub(crate) fn read_tagged_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    format: &str,
+    tag: impl Fn(&T) -> &str,
+) -> Result<T> {
+    let bad = |message: String| Error::Model { file: path.to_path_buf(), message };
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let value: T = serde_json::from_str(&text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Eof => bad(format!("the file is truncated ({e})")),
+        _ => bad(format!("not a {what} file ({e})")),
+    })?;
+    if tag(&value) != format {
+        return Err(bad(format!("format {:?}, expected {format:?}", tag(&value))));
+    }
+    Ok(value)
 }

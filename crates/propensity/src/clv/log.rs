@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::customers::{CustomerSummary, HoldoutPurchases};
 use super::period::Period;
-use crate::calendar::{days_from_civil, format_date, parse_date};
+use crate::calendar::{format_date, parse_date};
 use crate::table::TextTable;
 use crate::{Error, Result};
 
@@ -259,17 +259,4 @@ fn per_period(days: &[&LogDay], period: Period) -> Vec<(i64, f64)> {
         }
     }
     out
-}
-
-/// The first day of period `index` (days since 1970-01-01).
-pub(crate) fn period_start(period: Period, index: i64) -> i64 {
-    match period {
-        Period::Day => index,
-        Period::Week => index * 7 - 3,
-        Period::Month => {
-            let (y, m) = (index.div_euclid(12), index.rem_euclid(12));
-            days_from_civil(y as i32, m as u32 + 1, 1)
-        }
-        Period::Year => days_from_civil(index as i32, 1, 1),
-    }
 }

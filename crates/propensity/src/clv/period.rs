@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::civil_from_days;
+use crate::calendar::{civil_from_days, days_from_civil};
 use crate::{Error, Result};
 
 /// Weeks per month in lifetimes' `customer_lifetime_value` (its `freq="W"` factor); also the
@@ -64,6 +64,27 @@ impl Period {
                 i64::from(y) * 12 + i64::from(m) - 1
             }
             Period::Year => i64::from(civil_from_days(day).0),
+        }
+    }
+
+    /// The first day (days since 1970-01-01) of period `index`: the inverse of
+    /// [`index`](Self::index) on a period's first day.
+    ///
+    /// ```
+    /// use propensity::{calendar::days_from_civil, clv::Period};
+    /// let day = days_from_civil(2024, 3, 14);
+    /// assert_eq!(Period::Month.start(Period::Month.index(day)), days_from_civil(2024, 3, 1));
+    /// assert_eq!(Period::Week.start(Period::Week.index(day)), days_from_civil(2024, 3, 11)); // a Monday
+    /// ```
+    pub fn start(self, index: i64) -> i64 {
+        match self {
+            Period::Day => index,
+            Period::Week => index * 7 - 3,
+            Period::Month => {
+                let (y, m) = (index.div_euclid(12), index.rem_euclid(12));
+                days_from_civil(y as i32, m as u32 + 1, 1)
+            }
+            Period::Year => days_from_civil(index as i32, 1, 1),
         }
     }
 

@@ -102,14 +102,8 @@ impl SavedClv {
     pub fn read(path: impl AsRef<Path>) -> Result<SavedClv> {
         let path = path.as_ref();
         let bad = |message: String| Error::Model { file: path.to_path_buf(), message };
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let saved: SavedClv = serde_json::from_str(&text).map_err(|e| match e.classify() {
-            serde_json::error::Category::Eof => bad(format!("the file is truncated ({e})")),
-            _ => bad(format!("not a propensity CLV model file ({e})")),
-        })?;
-        if saved.format != FORMAT {
-            return Err(bad(format!("format {:?}, expected {FORMAT:?}", saved.format)));
-        }
+        let saved: SavedClv =
+            crate::saved::read_tagged_json(path, "propensity CLV model", FORMAT, |s: &SavedClv| &s.format)?;
         let mut parameters = saved.model.parameters();
         if let Some((g, _)) = &saved.gamma_gamma {
             parameters.extend([("p", g.params.p), ("q", g.params.q), ("v", g.params.v)]);

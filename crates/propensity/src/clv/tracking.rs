@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::log::{period_start, TransactionLog};
+use super::log::TransactionLog;
 use super::period::Period;
 use super::Clv;
 use crate::calendar::parse_date;
@@ -64,7 +64,7 @@ impl Clv {
             };
             *cohorts.entry(cal_periods[0]).or_insert(0.0) += 1.0;
             for &p in &cal_periods[1..] {
-                per_step[step(period_start(period, p).max(start))] += 1.0;
+                per_step[step(period.start(p).max(start))] += 1.0;
             }
             // holdout periods: of the purchases after the calibration end (lifetimes' split)
             let after = log.days_of(k).filter(|d| d.day > cal && d.day <= end);
@@ -72,7 +72,7 @@ impl Clv {
             for d in after {
                 let p = period.index(d.day);
                 if last != Some(p) {
-                    per_step[step(period_start(period, p).max(cal + 1))] += 1.0;
+                    per_step[step(period.start(p).max(cal + 1))] += 1.0;
                     last = Some(p);
                 }
             }
@@ -112,13 +112,13 @@ fn step_ends(period: Period, start: i64, end: i64) -> Vec<i64> {
     let mut ends = Vec::new();
     let mut next = match period {
         Period::Day => start + 6,
-        _ => period_start(period, period.index(start) + 1) - 1,
+        _ => period.start(period.index(start) + 1) - 1,
     };
     while next < end {
         ends.push(next);
         next = match period {
             Period::Day => next + 7,
-            _ => period_start(period, period.index(next) + 2) - 1,
+            _ => period.start(period.index(next) + 2) - 1,
         };
     }
     ends.push(end);
