@@ -45,6 +45,9 @@ for path in sys.argv[1:]:
             if out.get("output_type") == "execute_result" and (plain in ("()", "None") or plain.startswith("Some(")):
                 print(f"{path}: code cell {i}: a raw value as output: {plain[:80]}")
                 bad += 1
+            if out.get("output_type") == "execute_result" and re.match(r"[A-Z]\w* \{ ", plain):
+                print(f"{path}: code cell {i}: a Debug struct as output (its evcxr_display was not used): {plain[:80]}")
+                bad += 1
             absolute = re.search(r".{0,40}(?<![\w.])/(tmp|root|home|work)/.{0,40}", "".join(out.get("text", "")) + plain)
             if absolute:
                 print(f"{path}: code cell {i}: an absolute path in an output (print paths::relative): {absolute.group(0)}")

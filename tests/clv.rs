@@ -127,6 +127,8 @@ fn the_cli_writes_one_row_per_customer_and_refuses_bad_logs_naming_the_cell() {
     );
     assert_eq!(text.lines().count(), 23_571);
     assert!(lines.next().unwrap().starts_with("00001,0.000000,0.000000,38.857143,0.000000,1.000000,"));
+    // customer 00001 bought nothing in the holdout: its amount (an empty sum, -0.0) is written `0.000000`
+    assert!(!text.contains("-0.000000"), "a zero is written without a sign");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("clv.json")).unwrap()).unwrap();
     assert_eq!(json["gamma_gamma"]["customers"], 9_450);

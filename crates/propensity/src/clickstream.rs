@@ -643,7 +643,7 @@ pub fn conversion(events: &[Event], cfg: &ClickConfig) -> Result<TaskReport> {
     cfg.train.check()?;
     let (train, test) = task_rows(events, Task::Conversion, cfg)?;
     Ok(TaskReport {
-        task: format!("conversion at the {}th event (sessions split at {})", cfg.prefix, cfg.conversion_split),
+        task: format!("conversion at the {}th event (sessions split at {})", cfg.prefix, iso(&cfg.conversion_split)),
         train_rows: (train.y.len(), rate(&train.y)),
         test_rows: (test.y.len(), rate(&test.y)),
         results: vec![
@@ -669,6 +669,12 @@ fn split_rows(all: &Rows, train_mask: &[bool]) -> (Rows, Rows) {
     (pick(true), pick(false))
 }
 
+/// A configured `yyyymmdd` day as a reader writes it (`2024-05-15`); the tasks parse the days
+/// before their titles are made.
+fn iso(day: &str) -> String {
+    crate::calendar::parse_yyyymmdd(day).map_or_else(|_| day.to_string(), crate::calendar::format_date)
+}
+
 /// User churn: a training snapshot at `churn_train_cutoff`, a test snapshot at `churn_test_cutoff`.
 pub fn churn(events: &[Event], cfg: &ClickConfig) -> Result<TaskReport> {
     cfg.train.check()?;
@@ -676,7 +682,9 @@ pub fn churn(events: &[Event], cfg: &ClickConfig) -> Result<TaskReport> {
     Ok(TaskReport {
         task: format!(
             "churn: no session in the {} days after the cutoff (train {}, test {})",
-            cfg.churn_window_days, cfg.churn_train_cutoff, cfg.churn_test_cutoff
+            cfg.churn_window_days,
+            iso(&cfg.churn_train_cutoff),
+            iso(&cfg.churn_test_cutoff)
         ),
         train_rows: (train.y.len(), rate(&train.y)),
         test_rows: (test.y.len(), rate(&test.y)),

@@ -394,6 +394,9 @@ pub fn pie_chart(title: &str, labels: &[String], values: &[f64]) -> Result<Svg> 
         let mut pie = Pie::new(&center, &radius, values, &colors, &names);
         pie.start_angle(-90.0);
         pie.label_style(("sans-serif", 14).into_font().color(&BLACK));
+        // plotters hangs a label below its anchor: a label over the top of the pie needs a text
+        // height of room, or it is written across the slices
+        pie.label_offset(radius * 0.05 + 16.0);
         area.draw(&pie).map_err(plot_err)?;
         Ok(())
     })
@@ -640,7 +643,8 @@ fn colour_scale(
     Ok(())
 }
 
-/// One-vs-rest ROC curves, one line per class with its AUC in the legend, and the diagonal.
+/// ROC curves — one per class against the rest, or one per model of a binary target — each with
+/// its AUC in the legend, and the diagonal.
 pub fn roc_curves(curves: &[crate::classify::RocCurve]) -> Result<Svg> {
     let mut series: Vec<(String, Vec<(f64, f64)>)> =
         vec![(reference("chance (AUC 0.5)"), vec![(0.0, 0.0), (1.0, 1.0)])];
@@ -657,7 +661,7 @@ pub fn roc_curves(curves: &[crate::classify::RocCurve]) -> Result<Svg> {
         y: 0.0..1.0,
         integer_x: false,
     };
-    render((520, 460), |root| draw_lines(root, "ROC curves (one vs rest)", axes, &series))
+    render((520, 460), |root| draw_lines(root, "ROC curves", axes, &series))
 }
 
 /// The name of a reference series (chance, perfect calibration, random order) for [`lines`]:
@@ -684,6 +688,37 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(
     render((560, 360), |root| draw_lines(root, title, axes, series))
 }
 
+/// One panel of [`stacked_lines`]: its title, its y-axis label and its named series.
+pub type Panel = (String, String, Vec<(String, Vec<(f64, f64)>)>);
+
+/// Line charts stacked one above the other over the same x values, each with its own y axis:
+/// measures whose scales differ (silhouette and inertia against k) stay legible, where one axis
+/// would flatten the smaller one.
+///
+/// ```
+/// let silhouette = vec![("silhouette".to_string(), vec![(2.0, 0.24), (3.0, 0.27), (4.0, 0.25)])];
+/// let inertia = vec![("inertia".to_string(), vec![(2.0, 1.0), (3.0, 0.8), (4.0, 0.7)])];
+/// let panels = vec![
+///     ("Silhouette".to_string(), "mean silhouette".to_string(), silhouette),
+///     ("Inertia".to_string(), "inertia / inertia at k = 2".to_string(), inertia),
+/// ];
+/// let svg = propensity::plot::stacked_lines("k", &panels).unwrap();
+/// assert!(svg.as_str().contains("mean silhouette") && svg.as_str().contains("inertia / inertia at k = 2"));
+/// assert!(propensity::plot::stacked_lines("k", &[]).is_err());
+/// ```
+pub fn stacked_lines(x_label: &str, panels: &[Panel]) -> Result<Svg> {
+    if panels.is_empty() || panels.iter().any(|p| p.2.iter().all(|s| s.1.is_empty())) {
+        return Err(Error::Plot("stacked lines: a panel has nothing to plot".into()));
+    }
+    let integer_x = panels.iter().flat_map(|p| p.2.iter().flat_map(|s| s.1.iter())).all(|p| p.0.fract() == 0.0);
+    render((560, 260 * panels.len() as u32), |root| {
+        for (area, (title, y_label, series)) in root.split_evenly((panels.len(), 1)).iter().zip(panels) {
+            draw_lines(area, title, Axes::fit(x_label, y_label, series, integer_x), series)?;
+        }
+        Ok(())
+    })
+}
+
 /// Several lines of `(x, y)` points, drawn in one colour by [`trajectories`].
 pub type Polylines = Vec<Vec<(f64, f64)>>;
 
@@ -704,32 +739,75 @@ pub fn trajectories(title: &str, x_label: &str, y_label: &str, groups: &[(String
     if flat.iter().all(|s| s.1.is_empty()) {
         return Err(Error::Plot(format!("{title}: nothing to plot")));
     }
-    let axes = Axes::fit(x_label, y_label, &flat, false);
+    // a score far below the rest (under Q1 − 3 IQR) would squeeze every other line into a sliver
+    // of the axis: the axis stops above it and the point is drawn on the bottom edge with its value
+    let floor = low_fence(flat.iter().flat_map(|s| s.1.iter().map(|p| p.1)));
+    let kept: Vec<(String, Vec<(f64, f64)>)> =
+        flat.iter().map(|(n, l)| (n.clone(), l.iter().copied().filter(|p| p.1 >= floor).collect())).collect();
+    let mut axes = Axes::fit(x_label, y_label, &kept, false);
+    let bottom = axes.y.start;
+    if flat.iter().any(|s| s.1.iter().any(|p| p.1 < floor)) {
+        // room for the marker and its value below the lowest kept point
+        axes.y.start -= (axes.y.end - axes.y.start) * 0.06;
+    }
+    let y_of = |y: f64| if y < floor { bottom } else { y };
     let pad = (axes.x.end - axes.x.start) * 0.04;
     let x = axes.x.start - pad..axes.x.end + pad;
     render((600, 380), |root| {
         let labels: Vec<&str> = groups.iter().map(|g| g.0.as_str()).collect();
-        let legend = place_legend(&along(&flat), &x, &axes.y, plot_size(root, 12, 40, 60, true), &labels);
+        let shown: Vec<(String, Vec<(f64, f64)>)> =
+            flat.iter().map(|(n, l)| (n.clone(), l.iter().map(|p| (p.0, y_of(p.1))).collect())).collect();
+        let legend = place_legend(&along(&shown), &x, &axes.y, plot_size(root, 12, 40, 60, true), &labels);
         let (area, beside) = split_for_legend(root, &legend);
-        let points: Vec<(f64, f64)> = flat.iter().flat_map(|s| s.1.iter().copied()).collect();
+        let points: Vec<(f64, f64)> = shown.iter().flat_map(|s| s.1.iter().copied()).collect();
         let mut chart = xy_chart(&area, title, (x_label, y_label), (x.clone(), axes.y.clone()), &points, (40, 60))?;
         for (k, (name, lines)) in groups.iter().enumerate() {
             let color = PALETTE[k % PALETTE.len()];
             for line in lines {
                 chart
-                    .draw_series(LineSeries::new(line.iter().copied(), color.mix(0.7).stroke_width(1)))
+                    .draw_series(LineSeries::new(line.iter().map(|p| (p.0, y_of(p.1))), color.mix(0.7).stroke_width(1)))
                     .map_err(plot_err)?;
             }
             chart
-                .draw_series(lines.iter().flatten().map(|&p| Circle::new(p, 3, color.filled())))
+                .draw_series(
+                    lines.iter().flatten().filter(|p| p.1 >= floor).map(|&p| Circle::new(p, 3, color.filled())),
+                )
                 .map_err(plot_err)?
                 .label(name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+            // a clipped point: a down arrow on the bottom edge, with its value
+            let style = TextStyle::from(("sans-serif", 11).into_font()).color(&color).pos(
+                plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Left,
+                    plotters::style::text_anchor::VPos::Center,
+                ),
+            );
+            for p in lines.iter().flatten().filter(|p| p.1 < floor) {
+                chart
+                    .draw_series(std::iter::once(Text::new(format!("▼ {}", tick(&p.1)), (p.0, bottom), style.clone())))
+                    .map_err(plot_err)?;
+            }
         }
         let entries: Vec<(String, Mark)> =
             groups.iter().enumerate().map(|(k, g)| (g.0.clone(), Mark::Dot(PALETTE[k % PALETTE.len()]))).collect();
         finish_legend(&mut chart, legend, beside.as_ref(), &entries)
     })
+}
+
+/// Tukey's far-out fence below `values`, Q1 − 3 IQR (−∞ when the quartiles are equal or there
+/// are fewer than 8 values: too few to call one an outlier).
+fn low_fence(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.filter(|y| y.is_finite()).collect();
+    if v.len() < 8 {
+        return f64::NEG_INFINITY;
+    }
+    v.sort_by(f64::total_cmp);
+    let (q1, q3) = (v[v.len() / 4], v[3 * v.len() / 4]);
+    if q3 > q1 {
+        q1 - 3.0 * (q3 - q1)
+    } else {
+        f64::NEG_INFINITY
+    }
 }
 
 /// A tick label: whole numbers without a decimal point (`10000`, not `10000.0`), others with at
@@ -850,6 +928,10 @@ pub fn hbar_chart(title: &str, x_label: &str, labels: &[String], values: &[f64])
             })
             .x_label_formatter(&tick)
             .x_desc(x_label)
+            // fixed sizes: plotters' defaults scale with the chart's height, which here grows
+            // with the number of bars (two bars gave 5-pixel labels)
+            .label_style(("sans-serif", 12))
+            .axis_desc_style(("sans-serif", 12))
             .draw()
             .map_err(plot_err)?;
         chart
@@ -946,10 +1028,14 @@ pub fn digraph(title: &str, nodes: &[String], sizes: &[f64], edges: &[(usize, us
             let tri =
                 vec![end, (hx - uy * head * 0.5, hy + ux * head * 0.5), (hx + uy * head * 0.5, hy - ux * head * 0.5)];
             chart.draw_series(std::iter::once(Polygon::new(tri, color.filled()))).map_err(plot_err)?;
-            let mid = ((start.0 + end.0) / 2.0 + ox, (start.1 + end.1) / 2.0 + oy);
-            chart
-                .draw_series(std::iter::once(Text::new(format!("{w:.0}"), mid, ("sans-serif", 11).into_font())))
-                .map_err(plot_err)?;
+            // the count beside its own edge (on the side away from the opposite edge), centred
+            // on its point, so a thick dark edge does not run through it
+            let mid = ((start.0 + end.0) / 2.0 + 3.5 * ox, (start.1 + end.1) / 2.0 + 3.5 * oy);
+            let style = TextStyle::from(("sans-serif", 11).into_font()).pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Center,
+            ));
+            chart.draw_series(std::iter::once(Text::new(format!("{w:.0}"), mid, style))).map_err(plot_err)?;
         }
         for (i, name) in nodes.iter().enumerate() {
             let (x, y) = pos(i);
@@ -976,11 +1062,18 @@ pub fn digraph(title: &str, nodes: &[String], sizes: &[f64], edges: &[(usize, us
 }
 
 /// Small histograms, one panel per column, in a grid of `per_row` panels (`bins` equal-width bins
-/// between each column's min and max).
+/// between each column's min and max). A skewed count or amount — no negative value, a maximum of
+/// at least 10 and more than half of the values in the first bin, one spike — is binned on
+/// `ln(1 + x)` instead, its ticks labelled in the column's own units and its caption marked
+/// "(log scale)".
 ///
 /// ```
 /// let svg = propensity::plot::histograms("Distributions", &[("a".into(), vec![1.0, 2.0, 2.0, 3.0])], 3, 10).unwrap();
 /// assert!(svg.as_str().contains("Distributions") && svg.as_str().matches("<rect").count() >= 10);
+/// // counts with a long tail: most customers buy once, a few hundreds of times
+/// let counts: Vec<f64> = (0..1000).map(|i| if i % 100 == 0 { 300.0 } else { (i % 3) as f64 }).collect();
+/// let svg = propensity::plot::histograms("Counts", &[("orders".into(), counts)], 1, 20).unwrap();
+/// assert!(svg.as_str().contains("orders (log scale)"));
 /// ```
 pub fn histograms(title: &str, columns: &[(String, Vec<f64>)], per_row: usize, bins: usize) -> Result<Svg> {
     if columns.is_empty() || per_row == 0 || bins == 0 {
@@ -993,17 +1086,17 @@ pub fn histograms(title: &str, columns: &[(String, Vec<f64>)], per_row: usize, b
         head.titled(title, ("sans-serif", 18)).map_err(plot_err)?;
         let panels = body.split_evenly((grid_rows, per_row));
         for ((name, values), area) in columns.iter().zip(panels.iter()) {
-            let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (lo.min(0.0), lo.max(0.0) + 1.0) };
-            let width = (hi - lo) / bins as f64;
-            let mut counts = vec![0.0; bins];
-            for v in values.iter().filter(|v| v.is_finite()) {
-                counts[(((v - lo) / width) as usize).min(bins - 1)] += 1.0;
-            }
+            let (lo, hi, width, counts) = binned(values.iter().copied(), bins);
+            let finite = values.iter().filter(|v| v.is_finite()).count() as f64;
+            let log = lo >= 0.0 && hi >= 10.0 && counts[0] > 0.5 * finite;
+            let (lo, hi, width, counts) =
+                if log { binned(values.iter().map(|v| v.ln_1p()), bins) } else { (lo, hi, width, counts) };
+            let caption = if log { format!("{name} (log scale)") } else { name.clone() };
+            // on a log axis the ticks fall between round numbers: two significant digits
+            let in_units = |v: &f64| if log { two_digits(v.exp_m1()) } else { tick(v) };
             let top = counts.iter().copied().fold(1.0, f64::max);
             let mut chart = ChartBuilder::on(area)
-                .caption(name, ("sans-serif", 13))
+                .caption(caption, ("sans-serif", 13))
                 .margin(6)
                 .x_label_area_size(22)
                 .y_label_area_size(40)
@@ -1014,7 +1107,7 @@ pub fn histograms(title: &str, columns: &[(String, Vec<f64>)], per_row: usize, b
                 .disable_mesh()
                 .x_labels(4)
                 .y_labels(3)
-                .x_label_formatter(&tick)
+                .x_label_formatter(&in_units)
                 .y_label_formatter(&tick)
                 .label_style(("sans-serif", 10))
                 .draw()
@@ -1030,12 +1123,50 @@ pub fn histograms(title: &str, columns: &[(String, Vec<f64>)], per_row: usize, b
     })
 }
 
+/// `v` to two significant digits, as a tick label: `6.4`, `19`, `54`, `400`, `1100`.
+fn two_digits(v: f64) -> String {
+    if v.abs() < 10.0 {
+        tick(&((v * 10.0).round() / 10.0))
+    } else {
+        let scale = 10f64.powi(v.abs().log10().floor() as i32 - 1);
+        tick(&((v / scale).round() * scale))
+    }
+}
+
+/// The range of the finite `values` (a unit range around a constant), the bin width and the
+/// count in each of `bins` equal-width bins.
+fn binned(values: impl Iterator<Item = f64> + Clone, bins: usize) -> (f64, f64, f64, Vec<f64>) {
+    let lo = values.clone().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
+    let hi = values.clone().filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (lo.min(0.0), lo.max(0.0) + 1.0) };
+    let width = (hi - lo) / bins as f64;
+    let mut counts = vec![0.0; bins];
+    for v in values.filter(|v| v.is_finite()) {
+        counts[(((v - lo) / width) as usize).min(bins - 1)] += 1.0;
+    }
+    (lo, hi, width, counts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn series(name: &str, points: &[(f64, f64)]) -> (String, Vec<(f64, f64)>) {
         (name.to_string(), points.to_vec())
+    }
+
+    #[test]
+    fn a_far_low_score_is_drawn_on_the_edge_with_its_value() {
+        // 3.4's search: eighteen candidates within 0.768–0.772 and one at 0.752
+        let mut dropped: Polylines = (0..18).map(|i| vec![(22.0, 0.768 + 0.004 * i as f64 / 17.0)]).collect();
+        let groups = |d: &Polylines| vec![("dropped".to_string(), d.clone())];
+        let svg = trajectories("Search", "epochs", "AUC", &groups(&dropped)).unwrap();
+        assert!(!svg.as_str().contains('▼'), "nothing to clip");
+        dropped.push(vec![(22.0, 0.752)]);
+        let svg = trajectories("Search", "epochs", "AUC", &groups(&dropped)).unwrap();
+        assert!(svg.as_str().contains("▼ 0.752"));
+        assert_eq!(svg.as_str().matches("<circle").count(), 18 + 1, "the clipped point has no dot; one legend dot");
+        assert!(low_fence([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0].into_iter()).is_infinite(), "no spread: no fence");
     }
 
     #[test]

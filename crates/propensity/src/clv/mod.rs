@@ -305,7 +305,12 @@ impl Clv {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(&header).map_err(|e| Error::io(path, e.into()))?;
         for i in 0..c.len() {
-            let f = |v: f64| format!("{v:.6}");
+            // a zero is written `0.000000`: an empty sum of amounts is -0.0 in Rust, and a value
+            // that rounds to zero would otherwise keep its sign (`-0.000000`)
+            let f = |v: f64| match format!("{v:.6}") {
+                z if z == "-0.000000" => "0.000000".to_string(),
+                s => s,
+            };
             let mut r = vec![c.ids[i].clone()];
             if let Some(w) = &c.weights {
                 r.push(w[i].to_string());

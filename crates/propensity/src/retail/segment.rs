@@ -336,17 +336,27 @@ impl Segmentation {
         })
     }
 
-    /// Elbow (inertia) and silhouette against k.
+    /// Silhouette (above; the chosen k has the highest) and the elbow of the inertia (below)
+    /// against k, each on its own axis.
     pub fn k_plot(&self) -> Result<Svg> {
         let max_inertia = self.choices.iter().map(|c| c.inertia).fold(0.0f64, f64::max).max(1e-12);
-        let series = vec![
-            ("silhouette".to_string(), self.choices.iter().map(|c| (c.k as f64, c.silhouette)).collect()),
+        let k_min = self.choices.iter().map(|c| c.k).min().unwrap_or(self.k);
+        let panels = vec![
             (
-                "inertia / inertia at k_min".to_string(),
-                self.choices.iter().map(|c| (c.k as f64, c.inertia / max_inertia)).collect(),
+                format!("Silhouette against k (chosen: {})", self.k),
+                "mean silhouette".to_string(),
+                vec![("silhouette".to_string(), self.choices.iter().map(|c| (c.k as f64, c.silhouette)).collect())],
+            ),
+            (
+                "Inertia against k (the elbow)".to_string(),
+                format!("inertia / inertia at k = {k_min}"),
+                vec![(
+                    "inertia".to_string(),
+                    self.choices.iter().map(|c| (c.k as f64, c.inertia / max_inertia)).collect(),
+                )],
             ),
         ];
-        crate::plot::lines(&format!("Choosing k (chosen: {})", self.k), "k", "value", &series)
+        crate::plot::stacked_lines("k", &panels)
     }
 
     /// Size and mean profile of each segment.
