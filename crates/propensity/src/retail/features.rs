@@ -440,7 +440,14 @@ impl Profiles {
         for &r in rows.iter().take(n) {
             t.push(
                 std::iter::once(self.custno[r].to_string())
-                    .chain(self.values.row(r).iter().map(|v| format!("{v:.2}")))
+                    // counts (orders, categories browsed) as whole numbers, rates and amounts with two decimals
+                    .chain(self.values.row(r).iter().map(|v| {
+                        if v.fract() == 0.0 {
+                            format!("{v:.0}")
+                        } else {
+                            format!("{v:.2}")
+                        }
+                    }))
                     .collect(),
             );
         }
