@@ -11,7 +11,7 @@ use propensity::loaded::LoadedModel;
 use propensity::network::Head;
 use propensity::runs::{read_records, records_plot, records_table, Interval};
 use propensity::saved::Labelled;
-use propensity::score::{score_csv, ScoreOptions};
+use propensity::score::ScoreOptions;
 
 use crate::DatasetArg;
 
@@ -20,10 +20,12 @@ pub struct ScoreArgs {
     /// Any model.json this tool wrote (`train`, `audiobooks`, `shopping`, `retail train`, `cdnow churn`/`ltv`, `clickstream`).
     #[arg(long)]
     model: PathBuf,
-    /// Customers to score: the training CSV's columns, target column optional.
+    /// Customers to score: the training CSV's columns, target column optional; `.gz` is
+    /// decompressed, and `.parquet` is read by a build with `--features arrow`.
     #[arg(long, visible_alias = "data")]
     input: PathBuf,
-    /// Where to write the scores (replaced atomically at the end).
+    /// Where to write the scores (replaced atomically at the end): CSV, or Parquet for a
+    /// `.parquet` name in a build with `--features arrow`.
     #[arg(long)]
     output: PathBuf,
     /// Skip rows that cannot be read (reported with their line numbers) instead of stopping.
@@ -49,10 +51,11 @@ pub fn score(args: ScoreArgs) -> Result<()> {
         bar.tick();
     };
     let options = ScoreOptions { batch_rows: args.batch_rows, skip_bad: args.skip_bad };
-    let summary = score_csv(&args.model, &args.input, &args.output, options, &mut progress)?;
+    let summary = score_any(&args, options, &mut progress)?;
     bar.finish_and_clear();
+    let at = if is_parquet(&args.input) { "row" } else { "line" };
     for (line, message) in &summary.bad_lines {
-        eprintln!("{}, line {line}: {message}", args.input.display());
+        eprintln!("{}, {at} {line}: {message}", args.input.display());
     }
     if summary.rows_skipped > summary.bad_lines.len() as u64 {
         eprintln!("… and {} more bad rows", summary.rows_skipped - summary.bad_lines.len() as u64);
@@ -69,6 +72,38 @@ pub fn score(args: ScoreArgs) -> Result<()> {
         args.output.display()
     );
     Ok(())
+}
+
+fn is_parquet(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"))
+}
+
+/// With the `arrow` feature every file goes through propensity-arrow's `score_batch` (CSV or
+/// Parquet in and out); without it, CSV through the streaming CSV scorer.
+#[cfg(feature = "arrow")]
+fn score_any(
+    args: &ScoreArgs,
+    options: ScoreOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<propensity::score::ScoreSummary> {
+    let model = LoadedModel::read(&args.model)?;
+    Ok(propensity_arrow::score_file(&model, &args.input, &args.output, options, progress)?)
+}
+
+#[cfg(not(feature = "arrow"))]
+fn score_any(
+    args: &ScoreArgs,
+    options: ScoreOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<propensity::score::ScoreSummary> {
+    if let Some(p) = [&args.input, &args.output].into_iter().find(|p| is_parquet(p)) {
+        bail!(
+            "{}: this build of propensity reads and writes CSV only; for Parquet build it with \
+             `cargo build --release -p propensity-cli --features arrow`",
+            p.display()
+        );
+    }
+    Ok(propensity::score::score_csv(&args.model, &args.input, &args.output, options, progress)?)
 }
 
 #[derive(clap::Args)]

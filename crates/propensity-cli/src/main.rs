@@ -50,8 +50,9 @@ enum Command {
     /// Train on any CSV (`--target COLUMN`, or `--config` a task file from `init`): the report
     /// with baselines, plots and permutation importance, the model for `score` and `explain`.
     Train(train::TrainArgs),
-    /// Score a CSV of customers with a saved model: per-class probabilities and the predicted
-    /// class (or a regressor's amount), streamed in batches, written atomically.
+    /// Score a CSV of customers (or a Parquet file, built with `--features arrow`) with a saved
+    /// model: per-class probabilities and the predicted class (or a regressor's amount),
+    /// streamed in batches, written atomically.
     Score(lifecycle::ScoreArgs),
     /// Scores of a saved model on a labelled CSV: AUC, accuracy, confusion matrix (classifiers),
     /// RMSE, MAE, R² (regressors), per-label scores (multi-label).

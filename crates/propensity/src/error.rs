@@ -113,7 +113,13 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub(crate) fn io(file: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    /// An [`Error::Io`] naming `file`.
+    ///
+    /// ```
+    /// let e = propensity::Error::io("out/x.csv", std::io::ErrorKind::NotFound.into());
+    /// assert_eq!(e.to_string(), "out/x.csv: entity not found");
+    /// ```
+    pub fn io(file: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { file: file.into(), source }
     }
 }

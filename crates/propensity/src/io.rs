@@ -27,6 +27,22 @@ where
         fill(&mut w).map_err(|e| Error::io(path, e))?;
         w.flush().map_err(|e| Error::io(path, e))?;
     }
+    persist(tmp, path)
+}
+
+/// Completes a [`temp_beside`] file: flushes it to disk, makes it readable (0644) and renames it
+/// over `path`.
+///
+/// ```
+/// use std::io::Write;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("out.txt");
+/// let mut tmp = propensity::io::temp_beside(&path).unwrap();
+/// tmp.write_all(b"done").unwrap();
+/// propensity::io::persist(tmp, &path).unwrap();
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "done");
+/// ```
+pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     make_readable(tmp.as_file()).map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
@@ -37,7 +53,7 @@ where
 /// this process's id (`.propensity-<pid>-….tmp`), so the temporary files of runs that were killed
 /// before they could clean up are recognised and removed here: on Linux those whose process is
 /// gone, elsewhere those older than a week. A missing folder is named in the error.
-pub(crate) fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
+pub fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -292,7 +292,14 @@ pub(crate) fn argmax(row: &[f32]) -> usize {
 }
 
 /// [`argmax`] of an ndarray row of any layout.
-pub(crate) fn argmax_row(row: ndarray::ArrayView1<f32>) -> usize {
+/// The index of a row's largest value (the first on ties; 0 for an all-NaN row): the predicted
+/// class of a row of probabilities.
+///
+/// ```
+/// use propensity::ndarray::array;
+/// assert_eq!(propensity::model::argmax_row(array![0.2f32, 0.5, 0.5].view()), 1);
+/// ```
+pub fn argmax_row(row: ndarray::ArrayView1<f32>) -> usize {
     row.iter().enumerate().fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) }).0
 }
 

@@ -228,6 +228,35 @@ pub struct FittedPipeline {
     pub scaler: Option<FittedScaler>,
 }
 
+/// One cell as a step reads it: CSV text, or a typed value from a column store.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    /// Empty or null.
+    Missing,
+    /// Text, trimmed (a CSV field, an Arrow string).
+    Text(&'a str),
+    /// A number (an Arrow integer or float).
+    Number(f64),
+    /// A yes/no (an Arrow boolean).
+    Bool(bool),
+    /// A date as days since 1970-01-01 (an Arrow `Date32`).
+    Day(i64),
+}
+
+impl std::fmt::Display for Cell<'_> {
+    /// How an error message shows the cell: text quoted, a number as Rust prints it (`2`, `2.5`),
+    /// a date as `YYYY-MM-DD`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cell::Missing => f.write_str("a missing value"),
+            Cell::Text(t) => write!(f, "{t:?}"),
+            Cell::Number(v) => write!(f, "{v}"),
+            Cell::Bool(b) => write!(f, "{b}"),
+            Cell::Day(d) => f.write_str(&format_date(*d)),
+        }
+    }
+}
+
 const BOOL_TRUE: [&str; 5] = ["yes", "true", "y", "t", "1"];
 const BOOL_FALSE: [&str; 5] = ["no", "false", "n", "f", "0"];
 
@@ -408,44 +437,82 @@ impl FittedFeature {
         }
     }
 
-    /// Encodes one cell, appending [`width`](Self::width) values to `out`; on error nothing is
-    /// appended and the message says what was expected.
+    /// Encodes one text cell (a CSV field, trimmed; empty is missing), appending
+    /// [`width`](Self::width) values to `out`; on error nothing is appended and the message says
+    /// what was expected.
     pub fn encode(&self, cell: &str, out: &mut Vec<f64>) -> std::result::Result<(), String> {
+        self.encode_cell(if cell.is_empty() { Cell::Missing } else { Cell::Text(cell) }, out)
+    }
+
+    /// Encodes one typed cell — what a column store (Arrow, Parquet) holds — appending
+    /// [`width`](Self::width) values to `out`. Text is read as in a CSV; a number is accepted
+    /// by every step (a category's level is its decimal text, a yes/no is 0 or 1, a date step
+    /// refuses it); a date is a day count. On error nothing is appended.
+    ///
+    /// ```
+    /// use propensity::pipeline::{Cell, FittedFeature};
+    /// let plan = FittedFeature::Categorical { column: "plan".into(), levels: vec!["1".into(), "2".into()], other: false };
+    /// let (mut a, mut b) = (vec![], vec![]);
+    /// plan.encode_cell(Cell::Number(2.0), &mut a).unwrap();
+    /// plan.encode_cell(Cell::Text("2"), &mut b).unwrap();
+    /// assert_eq!((a.clone(), a), (vec![0.0, 1.0], b));
+    /// ```
+    pub fn encode_cell(&self, cell: Cell<'_>, out: &mut Vec<f64>) -> std::result::Result<(), String> {
         let missing =
             |fill: &Option<f64>| fill.ok_or_else(|| "missing value (the model has no fill for it)".to_string());
         match self {
             FittedFeature::Numeric { fill, log1p, .. } => {
-                let v = if cell.is_empty() { missing(fill)? } else { parse_number(cell)? };
+                let v = match cell {
+                    Cell::Missing => missing(fill)?,
+                    Cell::Text(t) => parse_number(t)?,
+                    Cell::Number(v) if v.is_finite() => v,
+                    Cell::Bool(b) => f64::from(u8::from(b)),
+                    other => return Err(format!("expected a finite number, found {other}")),
+                };
                 if *log1p && v <= -1.0 {
                     return Err(format!("log1p needs a number above -1, found {v}"));
                 }
                 out.push(if *log1p { v.ln_1p() } else { v });
             }
             FittedFeature::Categorical { levels, other, .. } => {
-                let hit = levels.binary_search_by(|l| l.as_str().cmp(cell)).ok();
+                let text;
+                let level = match cell {
+                    Cell::Missing => "",
+                    Cell::Text(t) => t,
+                    other => {
+                        text = other.to_string();
+                        &text
+                    }
+                };
+                let hit = levels.binary_search_by(|l| l.as_str().cmp(level)).ok();
                 if hit.is_none() && !other {
-                    return Err(format!("unseen category {cell:?}; known levels are {levels:?}"));
+                    return Err(format!("unseen category {level:?}; known levels are {levels:?}"));
                 }
                 out.extend((0..levels.len()).map(|i| if Some(i) == hit { 1.0 } else { 0.0 }));
                 if *other {
                     out.push(if hit.is_none() { 1.0 } else { 0.0 });
                 }
             }
-            FittedFeature::Boolean { fill, .. } => out.push(if cell.is_empty() {
-                missing(fill)?
-            } else {
-                f64::from(u8::from(
-                    parse_bool(cell).ok_or_else(|| format!("expected yes/no, true/false or 1/0, found {cell:?}"))?,
-                ))
+            FittedFeature::Boolean { fill, .. } => out.push(match cell {
+                Cell::Missing => missing(fill)?,
+                Cell::Bool(b) => f64::from(u8::from(b)),
+                Cell::Number(v) if v == 0.0 || v == 1.0 => v,
+                Cell::Text(t) => f64::from(u8::from(
+                    parse_bool(t).ok_or_else(|| format!("expected yes/no, true/false or 1/0, found {t:?}"))?,
+                )),
+                other => return Err(format!("expected yes/no, true/false or 1/0, found {other}")),
             }),
             FittedFeature::Date { reference, weeks, fill, .. } => {
-                let age = if cell.is_empty() {
-                    missing(fill)?
-                } else {
-                    let r = parse_date(reference)?;
-                    (r - parse_date(cell)?) as f64 / if *weeks { 7.0 } else { 1.0 }
+                let day = match cell {
+                    Cell::Missing => None,
+                    Cell::Text(t) => Some(parse_date(t)?),
+                    Cell::Day(d) => Some(d),
+                    other => return Err(format!("expected a date YYYY-MM-DD, found {other}")),
                 };
-                out.push(age);
+                out.push(match day {
+                    None => missing(fill)?,
+                    Some(d) => (parse_date(reference)? - d) as f64 / if *weeks { 7.0 } else { 1.0 },
+                });
             }
         }
         Ok(())

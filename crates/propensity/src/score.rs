@@ -114,7 +114,11 @@ impl RowEncoder {
 
 /// `texts` as CSV fields joined by commas, each quoted when it holds a comma, quote or line
 /// break.
-fn csv_fields<'a>(texts: impl Iterator<Item = &'a str>) -> String {
+///
+/// ```
+/// assert_eq!(propensity::score::csv_fields(["a", "b,c"].into_iter()), "a,\"b,c\"");
+/// ```
+pub fn csv_fields<'a>(texts: impl Iterator<Item = &'a str>) -> String {
     let mut out = String::new();
     for (k, text) in texts.enumerate() {
         if k > 0 {
@@ -251,15 +255,19 @@ pub(crate) fn score_loaded(
         seconds: 0.0,
     };
     let tmp = out.into_inner().map_err(|e| Error::io(output, e.into_error()))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(output, e))?;
-    crate::io::make_readable(tmp.as_file()).map_err(|e| Error::io(output, e))?;
-    tmp.persist(output).map_err(|e| Error::io(output, e.error))?;
+    crate::io::persist(tmp, output)?;
     Ok(ScoreSummary { seconds: started.elapsed().as_secs_f64(), ..summary })
 }
 
 /// Appends a probability in [0, 1] with six decimals (`0.123457`), exactly as `{:.6}` prints it
 /// (ties to even), without the general float formatter.
-fn push_probability(out: &mut String, p: f32) {
+///
+/// ```
+/// let mut s = String::new();
+/// propensity::score::push_probability(&mut s, 0.25);
+/// assert_eq!(s, "0.250000");
+/// ```
+pub fn push_probability(out: &mut String, p: f32) {
     let micro = ((p as f64).clamp(0.0, 1.0) * 1e6).round_ties_even() as u32;
     let _ = write!(out, "{}.{:06}", micro / 1_000_000, micro % 1_000_000);
 }

@@ -1,0 +1,278 @@
+//! Scoring files: CSV (plain or gzip) or Parquet in, CSV or Parquet out, chosen by extension,
+//! streamed in batches (a reader thread decodes the next batches while this one scores and
+//! writes) and written to a temporary file renamed over the output only when the run succeeds.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use arrow::array::{RecordBatch, RecordBatchReader};
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::{ArrowWriter, ProjectionMask};
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use propensity::loaded::LoadedModel;
+use propensity::score::{ScoreOptions, ScoreSummary};
+use tempfile::NamedTempFile;
+
+use crate::csv_io::{self, CsvBatches};
+use crate::scorer::Scorer;
+use crate::{Error, Result};
+
+/// A file's format, from its name: `.parquet` or `.pq` is Parquet, anything else CSV (`.gz`:
+/// gzipped).
+///
+/// ```
+/// use propensity_arrow::Format;
+/// assert_eq!(Format::of("lake/part-0.parquet".as_ref()), Format::Parquet);
+/// assert_eq!(Format::of("customers.csv.gz".as_ref()), Format::Csv);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated text with a header row.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl Format {
+    /// The format of `path`.
+    pub fn of(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq") => Format::Parquet,
+            _ => Format::Csv,
+        }
+    }
+}
+
+/// Scores `input` with a loaded model into `output` (formats by extension, see [`Format`]):
+/// every batch goes through [`Scorer`], so a file, a Python table and a Spark partition get the
+/// same scores. A CSV's bad rows are reported by line, a Parquet file's by row; with
+/// `skip_bad` they are counted and skipped, else the first one stops the run and nothing is
+/// written. `progress` is called after each batch with the rows and bytes read so far.
+///
+/// ```
+/// use propensity::loaded::LoadedModel;
+/// use propensity::score::ScoreOptions;
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = propensity_arrow::doc_model(dir.path());
+/// let model = LoadedModel::read(&path).unwrap();
+/// let (csv, parquet) = (dir.path().join("new.csv"), dir.path().join("scores.parquet"));
+/// std::fs::write(&csv, "x\n-2\n2\n").unwrap();
+/// let s = propensity_arrow::score_file(&model, &csv, &parquet, ScoreOptions::default(), &mut |_, _| ()).unwrap();
+/// assert_eq!(s.rows_scored, 2);
+/// let back = dir.path().join("back.csv");
+/// propensity_arrow::score_file(&model, &csv, &back, ScoreOptions::default(), &mut |_, _| ()).unwrap();
+/// assert!(std::fs::read_to_string(&back).unwrap().starts_with("id,p_no,p_yes,predicted\n2,"));
+/// ```
+pub fn score_file(
+    model: &LoadedModel,
+    input: &Path,
+    output: &Path,
+    options: ScoreOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ScoreSummary> {
+    let started = Instant::now();
+    if options.batch_rows == 0 {
+        return Err(propensity::Error::Config { field: "batch_rows", message: "must be at least 1".into() }.into());
+    }
+    if let (Ok(i), Ok(o)) = (input.canonicalize(), output.canonicalize()) {
+        if i == o {
+            return Err(propensity::Error::Config {
+                field: "output",
+                message: format!("{} is the input file; scoring would replace it", output.display()),
+            }
+            .into());
+        }
+    }
+    let name = input.display().to_string();
+    let pre = &model.saved.preprocessing;
+    let needed: Vec<&str> =
+        pre.pipeline.features.iter().map(|f| f.column()).chain(pre.id.iter().map(String::as_str)).collect();
+    let (mut source, mut scorer) = match Format::of(input) {
+        Format::Csv => {
+            let csv = CsvBatches::open(input, &needed, options.batch_rows)?;
+            let scorer = Scorer::new(model, &csv.schema(), &name)?;
+            (Source::Csv(csv), scorer)
+        }
+        Format::Parquet => {
+            let parquet_err = |source| Error::Parquet { file: input.to_path_buf(), source };
+            let file = File::open(input).map_err(|e| propensity::Error::io(input, e))?;
+            let bytes = file.metadata().map_err(|e| propensity::Error::io(input, e))?.len();
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err)?;
+            Scorer::new(model, builder.schema(), &name)?; // names missing columns against the whole file
+            let total = builder.metadata().file_metadata().num_rows().max(1) as u64;
+            let wanted: Vec<usize> = builder
+                .schema()
+                .fields()
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| needed.contains(&f.name().as_str()))
+                .map(|(i, _)| i)
+                .collect();
+            let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
+            let reader =
+                builder.with_projection(mask).with_batch_size(options.batch_rows).build().map_err(parquet_err)?;
+            let scorer = Scorer::new(model, &reader.schema(), &name)?;
+            (Source::Parquet { reader, bytes, total, rows: 0 }, scorer)
+        }
+    };
+    let mut sink = Sink::create(output, &scorer)?;
+    let ids = scorer.output_schema().fields().len() - score_columns(model);
+    let mut summary = ScoreSummary { rows_scored: 0, rows_skipped: 0, bad_lines: vec![], bytes_read: 0, seconds: 0.0 };
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Encoded>>(2);
+        let encoder = scorer.clone();
+        let reader = scope.spawn(move || {
+            // this thread reads and runs the feature pipeline; the scorer's runs the network
+            loop {
+                let next = source.next().and_then(|d| {
+                    d.map(|d| Ok(Encoded { encoded: encoder.encode(&d.batch)?, decoded: d })).transpose()
+                });
+                let stop = !matches!(next, Ok(Some(_)));
+                let sent = match next {
+                    Ok(Some(d)) => tx.send(Ok(d)),
+                    Ok(None) => Ok(()),
+                    Err(e) => tx.send(Err(e)),
+                };
+                if stop || sent.is_err() {
+                    break; // the end, an error, or the scorer stopped
+                }
+            }
+        });
+        let result = (|| {
+            for next in rx.iter() {
+                let Encoded { encoded, decoded: d } = next?;
+                let first = scorer.rows_seen();
+                let (scores, bad) = scorer.forward(&d.batch, encoded, d.lines.as_deref())?;
+                let mut bad: Vec<(u64, String)> = bad
+                    .into_iter()
+                    .map(|(i, m)| (d.lines.as_ref().map_or(first + i as u64 + 1, |l| l[i]), m))
+                    .collect();
+                bad.extend(d.bad);
+                bad.sort_by_key(|(at, _)| *at);
+                if let Some((at, message)) = bad.first().filter(|_| !options.skip_bad) {
+                    return Err(match d.lines {
+                        Some(_) => {
+                            propensity::Error::Row { file: input.to_path_buf(), line: *at, message: message.clone() }
+                                .into()
+                        }
+                        None => Error::Row { input: name.clone(), row: *at, message: message.clone() },
+                    });
+                }
+                summary.rows_skipped += bad.len() as u64;
+                let room = 100usize.saturating_sub(summary.bad_lines.len());
+                summary.bad_lines.extend(bad.into_iter().take(room));
+                sink.write(&scores, ids, &name, output)?;
+                summary.rows_scored += scores.num_rows() as u64;
+                summary.bytes_read = d.bytes;
+                progress(summary.rows_scored + summary.rows_skipped, d.bytes);
+            }
+            Ok(())
+        })();
+        drop(rx); // stops the reader if scoring stopped early
+        reader.join().expect("the reader thread does not panic");
+        result
+    })?;
+    sink.finish(output)?;
+    Ok(ScoreSummary { seconds: started.elapsed().as_secs_f64(), ..summary })
+}
+
+/// The model's score columns: one per class and `predicted`, or one predicted amount.
+fn score_columns(model: &LoadedModel) -> usize {
+    match model.saved.preprocessing.regression {
+        Some(_) => 1,
+        None => model.saved.classes.len() + 1,
+    }
+}
+
+/// A batch with its model inputs, on its way to the network.
+struct Encoded {
+    decoded: Decoded,
+    encoded: crate::encode::Encoded,
+}
+
+/// A decoded input batch.
+struct Decoded {
+    batch: RecordBatch,
+    /// A CSV's line numbers (`None`: rows are numbered).
+    lines: Option<Vec<u64>>,
+    /// Rows the reader already refused (CSV: field count, UTF-8), by line.
+    bad: Vec<(u64, String)>,
+    bytes: u64,
+}
+
+enum Source {
+    Csv(CsvBatches),
+    Parquet { reader: ParquetRecordBatchReader, bytes: u64, total: u64, rows: u64 },
+}
+
+impl Source {
+    fn next(&mut self) -> Result<Option<Decoded>> {
+        match self {
+            Source::Csv(csv) => Ok(csv.next_batch()?.map(|b| Decoded {
+                batch: b.batch,
+                lines: Some(b.lines),
+                bad: b.bad,
+                bytes: b.bytes,
+            })),
+            Source::Parquet { reader, bytes, total, rows } => match reader.next() {
+                None => Ok(None),
+                Some(Err(source)) => Err(Error::Arrow { input: "the Parquet input".into(), source }),
+                Some(Ok(batch)) => {
+                    *rows += batch.num_rows() as u64;
+                    // bytes are not counted per batch: the share of rows read stands in for them
+                    let read = (*bytes as f64 * (*rows as f64 / *total as f64)) as u64;
+                    Ok(Some(Decoded { batch, lines: None, bad: vec![], bytes: read }))
+                }
+            },
+        }
+    }
+}
+
+enum Sink {
+    Csv { out: BufWriter<NamedTempFile>, text: String },
+    Parquet(Box<ArrowWriter<NamedTempFile>>),
+}
+
+impl Sink {
+    fn create(output: &Path, scorer: &Scorer<'_>) -> Result<Sink> {
+        let tmp = propensity::io::temp_beside(output)?;
+        let schema = scorer.output_schema();
+        Ok(match Format::of(output) {
+            Format::Csv => {
+                let mut out = BufWriter::with_capacity(1 << 20, tmp);
+                out.write_all(csv_io::header(&schema).as_bytes()).map_err(|e| propensity::Error::io(output, e))?;
+                Sink::Csv { out, text: String::new() }
+            }
+            Format::Parquet => {
+                let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+                let writer = ArrowWriter::try_new(tmp, schema, Some(props))
+                    .map_err(|source| Error::Parquet { file: output.to_path_buf(), source })?;
+                Sink::Parquet(Box::new(writer))
+            }
+        })
+    }
+
+    fn write(&mut self, scores: &RecordBatch, ids: usize, input: &str, output: &Path) -> Result<()> {
+        match self {
+            Sink::Csv { out, text } => {
+                text.clear();
+                csv_io::rows(text, scores, ids, input)?;
+                out.write_all(text.as_bytes()).map_err(|e| propensity::Error::io(output, e).into())
+            }
+            Sink::Parquet(w) => w.write(scores).map_err(|source| Error::Parquet { file: output.to_path_buf(), source }),
+        }
+    }
+
+    fn finish(self, output: &Path) -> Result<()> {
+        let tmp = match self {
+            Sink::Csv { out, .. } => out.into_inner().map_err(|e| propensity::Error::io(output, e.into_error()))?,
+            Sink::Parquet(w) => {
+                w.into_inner().map_err(|source| Error::Parquet { file: output.to_path_buf(), source })?
+            }
+        };
+        Ok(propensity::io::persist(tmp, output)?)
+    }
+}
