@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, NullArray, RecordBatch, StringBuilder};
-use arrow::datatypes::{DataType, Field, Float32Type, Float64Type, Schema, SchemaRef, UInt64Type};
+use arrow::datatypes::{DataType, Field, Float32Type, Float64Type, Int64Type, Schema, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use propensity::score::{csv_fields, push_probability};
 
@@ -146,8 +146,8 @@ pub(crate) fn rows(out: &mut String, scores: &RecordBatch, ids: usize, input: &s
             }
             match column.data_type() {
                 DataType::Utf8 => quoted(out, if column.is_null(i) { "" } else { column.as_string::<i32>().value(i) }),
-                DataType::UInt64 => {
-                    let _ = write!(out, "{}", column.as_primitive::<UInt64Type>().value(i));
+                DataType::Int64 => {
+                    let _ = write!(out, "{}", column.as_primitive::<Int64Type>().value(i));
                 }
                 DataType::Float32 if c >= ids => push_probability(out, column.as_primitive::<Float32Type>().value(i)),
                 DataType::Float64 if c >= ids => {

@@ -108,7 +108,7 @@ pub fn score_file(
                 .fields()
                 .iter()
                 .enumerate()
-                .filter(|(_, f)| needed.contains(&f.name().as_str()))
+                .filter(|(_, f)| needed.contains(&f.name().trim()))
                 .map(|(i, _)| i)
                 .collect();
             let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);

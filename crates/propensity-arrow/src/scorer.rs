@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float32Array, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow::array::{ArrayRef, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use propensity::loaded::LoadedModel;
 use propensity::model::argmax_row;
@@ -78,7 +78,7 @@ impl<'m> Scorer<'m> {
             .id
             .iter()
             .map(|c| {
-                schema.index_of(c).map_err(|_| Error::Schema {
+                schema.fields().iter().position(|f| f.name().trim() == c).ok_or_else(|| Error::Schema {
                     input: input.clone(),
                     message: format!("the model's id column `{c}` is not in the input's columns"),
                 })
@@ -86,7 +86,7 @@ impl<'m> Scorer<'m> {
             .collect::<Result<Vec<_>>>()?;
         let mut fields: Vec<Field> = ids.iter().map(|&i| schema.field(i).clone()).collect();
         if ids.is_empty() {
-            fields.push(Field::new("id", DataType::UInt64, false));
+            fields.push(Field::new("id", DataType::Int64, false));
         }
         match &pre.regression {
             Some(_) => fields.push(Field::new(format!("predicted_{}", pre.target[0]), DataType::Float64, false)),
@@ -158,8 +158,8 @@ impl<'m> Scorer<'m> {
         let arrow_err = |source| Error::Arrow { input: self.input.clone(), source };
         let mut columns: Vec<ArrayRef> = if self.ids.is_empty() {
             let first = self.rows_seen + 1;
-            let id = |i: usize| numbers.map_or(first + i as u64, |l| l[i]);
-            vec![Arc::new(UInt64Array::from_iter_values(encoded.good.iter().map(|&i| id(i))))]
+            let id = |i: usize| numbers.map_or((first + i as u64) as i64, |l| l[i] as i64);
+            vec![Arc::new(Int64Array::from_iter_values(encoded.good.iter().map(|&i| id(i))))]
         } else if encoded.bad.is_empty() {
             self.ids.iter().map(|&c| batch.column(c).clone()).collect()
         } else {
