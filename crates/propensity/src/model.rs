@@ -291,9 +291,8 @@ pub(crate) fn argmax(row: &[f32]) -> usize {
     argmax_row(ndarray::ArrayView1::from(row))
 }
 
-/// [`argmax`] of an ndarray row of any layout.
-/// The index of a row's largest value (the first on ties; 0 for an all-NaN row): the predicted
-/// class of a row of probabilities.
+/// The index of the largest value of a row of any layout (the first on ties, as numpy's
+/// `argmax`; 0 for an all-NaN row): the predicted class of a row of probabilities.
 ///
 /// ```
 /// use propensity::ndarray::array;
