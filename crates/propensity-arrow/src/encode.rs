@@ -144,6 +144,25 @@ fn encode_step(
         DataType::Float64 => {
             // NaN is how pandas and numpy mark a missing number: it is read as missing
             let a = array.as_primitive::<Float64Type>();
+            if let FittedFeature::Numeric { column, fill, log1p } = f {
+                // the common case without the per-cell dispatch: floats into a numeric step
+                let values = a.values();
+                for (i, &v) in values.iter().enumerate() {
+                    let v = match v {
+                        v if v.is_nan() || a.is_null(i) => None,
+                        v if v.is_finite() => Some(v),
+                        v => {
+                            bad.push((i, format!("column `{column}`: expected a finite number, found {v}")));
+                            continue;
+                        }
+                    };
+                    match propensity::pipeline::numeric(v, *fill, *log1p) {
+                        Ok(v) => x[i * width + offset] = v,
+                        Err(m) => bad.push((i, format!("column `{column}`: {m}"))),
+                    }
+                }
+                return Ok(());
+            }
             let number = |i| {
                 let v = a.value(i);
                 if a.is_null(i) || v.is_nan() {
@@ -220,6 +239,30 @@ mod tests {
         let schema = Schema::new(["seen", "visits", "plan"].map(|n| Field::new(n, DataType::Utf8, true)).to_vec());
         let t = encode(&p, &bind(&p, &schema, "t").unwrap(), &text, "t").unwrap();
         assert_eq!(t.x, e.x);
+    }
+
+    #[test]
+    fn the_float_fast_path_reports_as_the_cell_encoder_does() {
+        let f = FittedFeature::Numeric { column: "spend".into(), fill: None, log1p: true };
+        let p = FittedPipeline { features: vec![f.clone()], scaler: None };
+        let values = vec![Some(1.0), Some(f64::INFINITY), Some(-2.0), None, Some(f64::NAN)];
+        let floats: ArrayRef = Arc::new(arrow::array::Float64Array::from(values.clone()));
+        let schema = Schema::new(vec![Field::new("spend", DataType::Float64, true)]);
+        let e = encode(&p, &bind(&p, &schema, "t").unwrap(), &[floats], "t").unwrap();
+        let expected: Vec<(usize, String)> = values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let cell = match v {
+                    Some(v) if !v.is_nan() => Cell::Number(*v),
+                    _ => Cell::Missing,
+                };
+                f.encode_cell(cell, &mut vec![]).err().map(|m| (i, format!("column `spend`: {m}")))
+            })
+            .collect();
+        assert_eq!(e.bad, expected);
+        assert_eq!(e.bad.len(), 4);
+        assert_eq!(e.x, [1f64.ln_1p() as f32]);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use propensity::loaded::LoadedModel;
 use propensity::score::{ScoreOptions, ScoreSummary};
 use tempfile::NamedTempFile;
@@ -122,14 +123,11 @@ pub fn score_file(
     let ids = scorer.output_schema().fields().len() - score_columns(model);
     let mut summary = ScoreSummary { rows_scored: 0, rows_skipped: 0, bad_lines: vec![], bytes_read: 0, seconds: 0.0 };
     std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Encoded>>(2);
-        let encoder = scorer.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Decoded>>(2);
         let reader = scope.spawn(move || {
-            // this thread reads and runs the feature pipeline; the scorer's runs the network
+            // this thread reads and decodes; the scorer's spreads each batch over the cores
             loop {
-                let next = source.next().and_then(|d| {
-                    d.map(|d| Ok(Encoded { encoded: encoder.encode(&d.batch)?, decoded: d })).transpose()
-                });
+                let next = source.next();
                 let stop = !matches!(next, Ok(Some(_)));
                 let sent = match next {
                     Ok(Some(d)) => tx.send(Ok(d)),
@@ -143,9 +141,9 @@ pub fn score_file(
         });
         let result = (|| {
             for next in rx.iter() {
-                let Encoded { encoded, decoded: d } = next?;
+                let d = next?;
                 let first = scorer.rows_seen();
-                let (scores, bad) = scorer.forward(&d.batch, encoded, d.lines.as_deref())?;
+                let (scores, bad) = scorer.score_rows(&d.batch, d.lines.as_deref())?;
                 let mut bad: Vec<(u64, String)> = bad
                     .into_iter()
                     .map(|(i, m)| (d.lines.as_ref().map_or(first + i as u64 + 1, |l| l[i]), m))
@@ -164,8 +162,10 @@ pub fn score_file(
                 summary.rows_skipped += bad.len() as u64;
                 let room = 100usize.saturating_sub(summary.bad_lines.len());
                 summary.bad_lines.extend(bad.into_iter().take(room));
-                sink.write(&scores, ids, &name, output)?;
-                summary.rows_scored += scores.num_rows() as u64;
+                for part in &scores {
+                    sink.write(part, ids, &name, output)?;
+                    summary.rows_scored += part.num_rows() as u64;
+                }
                 summary.bytes_read = d.bytes;
                 progress(summary.rows_scored + summary.rows_skipped, d.bytes);
             }
@@ -187,13 +187,7 @@ fn score_columns(model: &LoadedModel) -> usize {
     }
 }
 
-/// A batch with its model inputs, on its way to the network.
-struct Encoded {
-    decoded: Decoded,
-    encoded: crate::encode::Encoded,
-}
-
-/// A decoded input batch.
+/// A decoded input batch, on its way to the scorer.
 struct Decoded {
     batch: RecordBatch,
     /// A CSV's line numbers (`None`: rows are numbered).
@@ -247,7 +241,12 @@ impl Sink {
                 Sink::Csv { out, text: String::new() }
             }
             Format::Parquet => {
-                let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+                // dictionaries pay for the class names only: probabilities and ids are distinct
+                let props = WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .set_dictionary_enabled(false)
+                    .set_column_dictionary_enabled(ColumnPath::from("predicted"), true)
+                    .build();
                 let writer = ArrowWriter::try_new(tmp, schema, Some(props))
                     .map_err(|source| Error::Parquet { file: output.to_path_buf(), source })?;
                 Sink::Parquet(Box::new(writer))

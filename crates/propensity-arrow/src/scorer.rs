@@ -8,7 +8,13 @@ use propensity::loaded::LoadedModel;
 use propensity::model::argmax_row;
 use propensity::ndarray::Array2;
 
+use rayon::prelude::*;
+
 use crate::encode::{bind, encode, Bound, Encoded};
+
+/// Rows a core scores at a time: small enough that a batch of 65,536 rows spreads over the cores
+/// and a slice's activations stay in cache, large enough for the matrix products to be efficient.
+const SLICE: usize = 4_096;
 use crate::{Error, Result};
 
 /// Scores one batch with a loaded model: the model's id columns passed through (or `id`, the
@@ -116,7 +122,7 @@ impl<'m> Scorer<'m> {
         let (scores, bad) = self.score_rows(batch, None)?;
         match bad.into_iter().next() {
             Some((i, message)) => Err(Error::Row { input: self.input.clone(), row: first + i as u64 + 1, message }),
-            None => Ok(scores),
+            None => self.concat(&scores),
         }
     }
 
@@ -125,40 +131,65 @@ impl<'m> Scorer<'m> {
     pub fn score_skipping(&mut self, batch: &RecordBatch) -> Result<(RecordBatch, Vec<(u64, String)>)> {
         let first = self.rows_seen;
         let (scores, bad) = self.score_rows(batch, None)?;
-        Ok((scores, bad.into_iter().map(|(i, m)| (first + i as u64 + 1, m)).collect()))
+        Ok((self.concat(&scores)?, bad.into_iter().map(|(i, m)| (first + i as u64 + 1, m)).collect()))
     }
 
-    /// Scores the rows it can read; `numbers` (a CSV's line numbers) replaces the row numbers of a
-    /// model without id columns. Returns the bad rows by index in the batch.
+    fn concat(&self, parts: &[RecordBatch]) -> Result<RecordBatch> {
+        match parts {
+            [one] => Ok(one.clone()),
+            _ => arrow::compute::concat_batches(&self.output, parts)
+                .map_err(|source| Error::Arrow { input: self.input.clone(), source }),
+        }
+    }
+
+    /// Scores the rows it can read, in slices of [`SLICE`] rows spread over the cores (each
+    /// row's scores do not depend on the slicing); `numbers` (a CSV's line numbers) replaces the
+    /// row numbers of a model without id columns. Returns the scores slice by slice and the bad
+    /// rows by index in the batch.
     pub(crate) fn score_rows(
         &mut self,
         batch: &RecordBatch,
         numbers: Option<&[u64]>,
-    ) -> Result<(RecordBatch, Vec<(usize, String)>)> {
-        let encoded = self.encode(batch)?;
-        self.forward(batch, encoded, numbers)
+    ) -> Result<(Vec<RecordBatch>, Vec<(usize, String)>)> {
+        let rows = batch.num_rows();
+        let this = &*self;
+        let parts: Vec<Result<(RecordBatch, Vec<(usize, String)>)>> = (0..rows.div_ceil(SLICE).max(1))
+            .into_par_iter()
+            .map(|k| {
+                let (start, len) = (k * SLICE, SLICE.min(rows - k * SLICE));
+                let part = batch.slice(start, len);
+                let encoded =
+                    encode(&this.model.saved.preprocessing.pipeline, &this.bound, part.columns(), &this.input)?;
+                let numbers = numbers.map(|l| &l[start..start + len]);
+                let (scores, bad) = this.forward(&part, encoded, numbers, this.rows_seen + start as u64)?;
+                Ok((scores, bad.into_iter().map(|(i, m)| (start + i, m)).collect()))
+            })
+            .collect();
+        self.rows_seen += rows as u64;
+        let (mut scores, mut bad) = (Vec::with_capacity(parts.len()), vec![]);
+        for part in parts {
+            let (s, b) = part?;
+            scores.push(s);
+            bad.extend(b);
+        }
+        Ok((scores, bad))
     }
 
-    /// The feature pipeline over `batch` (no state changes: another thread may run it while
-    /// this one runs [`forward`](Self::forward) on the batch before).
-    pub(crate) fn encode(&self, batch: &RecordBatch) -> Result<Encoded> {
-        encode(&self.model.saved.preprocessing.pipeline, &self.bound, batch.columns(), &self.input)
-    }
-
-    /// The network over the encoded rows of `batch`, with the ids; batches must come in order.
-    pub(crate) fn forward(
-        &mut self,
+    /// The network over the encoded rows of `batch` (whose first row is row `first` of the
+    /// input, counted from 0), with the ids.
+    fn forward(
+        &self,
         batch: &RecordBatch,
         encoded: Encoded,
         numbers: Option<&[u64]>,
+        first: u64,
     ) -> Result<(RecordBatch, Vec<(usize, String)>)> {
         let pre = &self.model.saved.preprocessing;
         let n = encoded.good.len();
         let x = Array2::from_shape_vec((n, pre.pipeline.width()), encoded.x).expect("rows × width");
         let arrow_err = |source| Error::Arrow { input: self.input.clone(), source };
         let mut columns: Vec<ArrayRef> = if self.ids.is_empty() {
-            let first = self.rows_seen + 1;
-            let id = |i: usize| numbers.map_or((first + i as u64) as i64, |l| l[i] as i64);
+            let id = |i: usize| numbers.map_or((first + i as u64 + 1) as i64, |l| l[i] as i64);
             vec![Arc::new(Int64Array::from_iter_values(encoded.good.iter().map(|&i| id(i))))]
         } else if encoded.bad.is_empty() {
             self.ids.iter().map(|&c| batch.column(c).clone()).collect()
@@ -181,7 +212,6 @@ impl<'m> Scorer<'m> {
             columns
                 .push(Arc::new(StringArray::from_iter_values(p.rows().into_iter().map(|r| &classes[argmax_row(r)]))));
         }
-        self.rows_seen += batch.num_rows() as u64;
         let scores = RecordBatch::try_new(self.output.clone(), columns).map_err(arrow_err)?;
         Ok((scores, encoded.bad))
     }

@@ -279,6 +279,31 @@ fn parse_number(cell: &str) -> std::result::Result<f64, String> {
     }
 }
 
+/// A numeric step's input from a finite number or a missing one (`None`): the fill, then
+/// `ln(1 + x)` when asked. [`FittedFeature::encode_cell`] reads numbers with it, and so does a
+/// column store's fast path over a whole column of floats.
+///
+/// ```
+/// use propensity::pipeline::numeric;
+/// assert_eq!(numeric(None, Some(3.0), false), Ok(3.0));
+/// assert_eq!(numeric(Some(0.0), None, true), Ok(0.0));
+/// assert!(numeric(None, None, false).unwrap_err().contains("no fill"));
+/// ```
+#[inline]
+pub fn numeric(v: Option<f64>, fill: Option<f64>, log1p: bool) -> std::result::Result<f64, String> {
+    let v = match v {
+        Some(v) => v,
+        None => fill.ok_or_else(|| "missing value (the model has no fill for it)".to_string())?,
+    };
+    if !log1p {
+        return Ok(v);
+    }
+    if v <= -1.0 {
+        return Err(format!("log1p needs a number above -1, found {v}"));
+    }
+    Ok(v.ln_1p())
+}
+
 /// The fill value of `fill` over the present values `v` (`None` for [`Fill::Error`]).
 fn fill_value(fill: Fill, v: &mut [f64]) -> std::result::Result<Option<f64>, String> {
     if v.is_empty() && !matches!(fill, Fill::Constant(_) | Fill::Error) {
@@ -463,16 +488,13 @@ impl FittedFeature {
         match self {
             FittedFeature::Numeric { fill, log1p, .. } => {
                 let v = match cell {
-                    Cell::Missing => missing(fill)?,
-                    Cell::Text(t) => parse_number(t)?,
-                    Cell::Number(v) if v.is_finite() => v,
-                    Cell::Bool(b) => f64::from(u8::from(b)),
+                    Cell::Missing => None,
+                    Cell::Text(t) => Some(parse_number(t)?),
+                    Cell::Number(v) if v.is_finite() => Some(v),
+                    Cell::Bool(b) => Some(f64::from(u8::from(b))),
                     other => return Err(format!("expected a finite number, found {other}")),
                 };
-                if *log1p && v <= -1.0 {
-                    return Err(format!("log1p needs a number above -1, found {v}"));
-                }
-                out.push(if *log1p { v.ln_1p() } else { v });
+                out.push(numeric(v, *fill, *log1p)?);
             }
             FittedFeature::Categorical { levels, other, .. } => {
                 let text;
