@@ -119,6 +119,25 @@ def test_spark_map_in_arrow_scores_equal_the_cli(work):
     assert by_id(spark).cast(cli.schema).equals(by_id(cli))
 
 
+def test_the_spark_submit_example_scores_a_parquet_folder_as_the_cli_does(work):
+    pytest.importorskip("pyspark")
+    folder = work / "lake"
+    folder.mkdir()
+    lake = pq.read_table(work / "customers.parquet")
+    for k, part in enumerate([lake.slice(0, 12_000), lake.slice(12_000)]):
+        pq.write_table(part, folder / f"part-{k}.parquet")
+    submit = Path(sys.executable).parent / "spark-submit"
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+    done = subprocess.run(
+        [str(submit), "--master", "local[2]", "--conf", "spark.ui.enabled=false", str(ROOT / "scripts/spark_score.py"),
+         str(work / "ab/model.json"), str(folder), str(work / "submitted")],
+        capture_output=True, text=True, env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    cli = pq.read_table(work / "cli.parquet")
+    assert by_id(pq.read_table(work / "submitted")).cast(cli.schema).equals(by_id(cli))
+
+
 def test_the_spark_customer_summary_equals_the_in_memory_one_on_cdnow(tmp_path):
     """`propensity clv` on the CDNOW log (23,570 customers, weeks, calibration to 1997-09-30)
     against `propensity.spark.customer_summary` on the same log in Spark local[2]."""
