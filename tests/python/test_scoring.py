@@ -175,3 +175,32 @@ def test_the_spark_customer_summary_equals_the_in_memory_one_on_cdnow(tmp_path):
     assert expected["frequency"].sum() == 22_198  # lifetimes 0.11.3, freq="W" (tests/fixtures)
     # amounts are summed in another order by Spark: equal to 1e-9
     assert ((got["monetary_value"] - expected["monetary_value"]).abs() <= 1e-9 * expected["monetary_value"].abs().clip(lower=1)).all()
+
+
+def test_python_clv_fits_equal_the_cli_on_its_summary(tmp_path):
+    """propensity.clv.fit on the CDNOW weekly summary (`propensity clv` wrote it) gives the CLI's fits."""
+    import json
+
+    import pandas as pd
+
+    from propensity import clv
+
+    raw = pd.read_csv(ROOT / "data/CDNOW_master.txt", sep=r"\s+", dtype={"customer_id": str, "date": str})
+    log = tmp_path / "cdnow.csv"
+    raw.to_csv(log, index=False)
+    run("clv", "--transactions", log, "--customer", "customer_id", "--date", "date", "--amount", "dollar_value",
+        "--calibration-end", "1997-09-30", "--period", "week", "--out", tmp_path / "clv")
+    cli = json.loads((tmp_path / "clv/clv.json").read_text())
+    summary = pd.read_csv(tmp_path / "clv/summary.csv", dtype={"customer_id": str})
+    customers, fits = clv.fit(summary, period="week")
+    for fit in (fits["repeat_model"], cli["repeat_model"], fits["gamma_gamma"], cli["gamma_gamma"]):
+        del fit["fit"]["seconds"]  # wall time
+    assert fits["repeat_model"] == cli["repeat_model"]
+    assert fits["gamma_gamma"] == cli["gamma_gamma"]
+    assert fits["repeat_model"]["fit"]["log_likelihood"] == cli["repeat_model"]["fit"]["log_likelihood"]
+    expected = pd.read_csv(tmp_path / "clv/customers.csv", dtype={"customer": str})
+    assert isinstance(customers, pd.DataFrame) and len(customers) == 23_570
+    for column in ["p_alive", "expected_purchases", "clv"]:
+        assert (customers[column] == expected[column]).all(), column
+    with pytest.raises(ValueError, match="lacks the columns"):
+        clv.fit(summary.drop(columns=["T"]))

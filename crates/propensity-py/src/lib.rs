@@ -170,9 +170,48 @@ impl Model {
     }
 }
 
+/// Fits the repeat-purchase model and Gamma-Gamma to a summary file (lifetimes' columns
+/// `customer_id, frequency, recency, T[, monetary_value]`, times in `period`s) as
+/// `propensity clv --summary` does, writes the per-customer predictions to `customers_csv` and
+/// returns the fits as JSON. The Python side (`propensity.clv.fit`) passes tables through these
+/// files; the GIL is released meanwhile.
+#[pyfunction]
+#[pyo3(signature = (summary_csv, customers_csv, period, model, months, discount_rate, monetary))]
+#[allow(clippy::too_many_arguments)]
+fn fit_clv_summary(
+    py: Python<'_>,
+    summary_csv: PathBuf,
+    customers_csv: PathBuf,
+    period: &str,
+    model: &str,
+    months: usize,
+    discount_rate: f64,
+    monetary: bool,
+) -> PyResult<String> {
+    use propensity::btyd::RepeatModel;
+    use propensity::clv::{fit_summary, ClvConfig, CustomerSummary, Period, SummaryColumns};
+    let period: Period = period.parse().map_err(|e: propensity::Error| PyValueError::new_err(e.to_string()))?;
+    let model = RepeatModel::parse(model).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let columns = SummaryColumns { monetary: monetary.then(|| "monetary_value".to_string()), ..Default::default() };
+    let config = ClvConfig { period, model, months, discount_rate, ..Default::default() };
+    py.detach(|| -> propensity::Result<String> {
+        let customers = CustomerSummary::read_csv(&summary_csv, &columns, period)?;
+        let clv = fit_summary(customers, &config)?;
+        clv.write_csv(&customers_csv)?;
+        let fits = serde_json::json!({
+            "config": clv.config,
+            "repeat_model": clv.model,
+            "gamma_gamma": clv.gamma_gamma.as_ref().map(|(g, n)| serde_json::json!({ "fit": g, "customers": n })),
+        });
+        Ok(fits.to_string())
+    })
+    .map_err(|e| py_err(e.into()))
+}
+
 #[pymodule]
 fn _propensity(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
+    m.add_function(wrap_pyfunction!(fit_clv_summary, m)?)?;
     m.add("ScoringError", m.py().get_type::<ScoringError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
