@@ -15,6 +15,10 @@ use crate::encode::{bind, encode, Bound, Encoded};
 /// Rows a core scores at a time: small enough that a batch of 65,536 rows spreads over the cores
 /// and a slice's activations stay in cache, large enough for the matrix products to be efficient.
 const SLICE: usize = 4_096;
+
+/// Rows of a batch the model could not read: index in the batch, and the column and what was
+/// wrong.
+type BadRows = Vec<(usize, String)>;
 use crate::{Error, Result};
 
 /// Scores one batch with a loaded model: the model's id columns passed through (or `id`, the
@@ -150,10 +154,10 @@ impl<'m> Scorer<'m> {
         &mut self,
         batch: &RecordBatch,
         numbers: Option<&[u64]>,
-    ) -> Result<(Vec<RecordBatch>, Vec<(usize, String)>)> {
+    ) -> Result<(Vec<RecordBatch>, BadRows)> {
         let rows = batch.num_rows();
         let this = &*self;
-        let parts: Vec<Result<(RecordBatch, Vec<(usize, String)>)>> = (0..rows.div_ceil(SLICE).max(1))
+        let parts: Vec<Result<(RecordBatch, BadRows)>> = (0..rows.div_ceil(SLICE).max(1))
             .into_par_iter()
             .map(|k| {
                 let (start, len) = (k * SLICE, SLICE.min(rows - k * SLICE));
@@ -183,7 +187,7 @@ impl<'m> Scorer<'m> {
         encoded: Encoded,
         numbers: Option<&[u64]>,
         first: u64,
-    ) -> Result<(RecordBatch, Vec<(usize, String)>)> {
+    ) -> Result<(RecordBatch, BadRows)> {
         let pre = &self.model.saved.preprocessing;
         let n = encoded.good.len();
         let x = Array2::from_shape_vec((n, pre.pipeline.width()), encoded.x).expect("rows × width");
