@@ -75,18 +75,7 @@ pub fn score_file(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ScoreSummary> {
     let started = Instant::now();
-    if options.batch_rows == 0 {
-        return Err(propensity::Error::Config { field: "batch_rows", message: "must be at least 1".into() }.into());
-    }
-    if let (Ok(i), Ok(o)) = (input.canonicalize(), output.canonicalize()) {
-        if i == o {
-            return Err(propensity::Error::Config {
-                field: "output",
-                message: format!("{} is the input file; scoring would replace it", output.display()),
-            }
-            .into());
-        }
-    }
+    options.check(input, output)?;
     let name = input.display().to_string();
     let pre = &model.saved.preprocessing;
     let needed: Vec<&str> =

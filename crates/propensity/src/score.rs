@@ -30,6 +30,34 @@ impl Default for ScoreOptions {
     }
 }
 
+impl ScoreOptions {
+    /// Checks the options of a run from `input` to `output`: at least one row per batch, and an
+    /// output that is not the input.
+    ///
+    /// ```
+    /// use propensity::score::ScoreOptions;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let file = dir.path().join("c.csv");
+    /// std::fs::write(&file, "x\n1\n").unwrap();
+    /// let e = ScoreOptions::default().check(&file, &file).unwrap_err();
+    /// assert!(e.to_string().contains("is the input file"));
+    /// ```
+    pub fn check(&self, input: &Path, output: &Path) -> Result<()> {
+        if self.batch_rows == 0 {
+            return Err(Error::Config { field: "batch_rows", message: "must be at least 1".into() });
+        }
+        if let (Ok(i), Ok(o)) = (input.canonicalize(), output.canonicalize()) {
+            if i == o {
+                return Err(Error::Config {
+                    field: "output",
+                    message: format!("{} is the input file; scoring would replace it", output.display()),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What a scoring run did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoreSummary {
@@ -163,17 +191,7 @@ pub(crate) fn score_loaded(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ScoreSummary> {
     let started = Instant::now();
-    if options.batch_rows == 0 {
-        return Err(Error::Config { field: "batch_rows", message: "must be at least 1".into() });
-    }
-    if let (Ok(i), Ok(o)) = (input.canonicalize(), output.canonicalize()) {
-        if i == o {
-            return Err(Error::Config {
-                field: "output",
-                message: format!("{} is the input file; scoring would replace it", output.display()),
-            });
-        }
-    }
+    options.check(input, output)?;
     let (saved, model) = (&loaded.saved, &loaded.model);
     let mut encoder = RowEncoder::new(&saved.preprocessing);
     let file = crate::io::open_input(input)?; // plain or gzip
