@@ -25,6 +25,7 @@ mod csv_io;
 mod encode;
 mod error;
 mod files;
+pub mod generate;
 mod scorer;
 
 pub use error::{Error, Result};

@@ -106,6 +106,26 @@ fn score_any(
     Ok(propensity::score::score_csv(&args.model, &args.input, &args.output, options, progress)?)
 }
 
+/// `generate transactions`: a seeded log of `customers` drawn from the CDNOW fits.
+#[cfg(feature = "arrow")]
+fn transactions(customers: u64, seed: u64, output: &std::path::Path, started: std::time::Instant) -> Result<()> {
+    use propensity_arrow::generate::{write_transactions, LogSpec};
+    let rows = write_transactions(output, &LogSpec { customers, seed, ..LogSpec::default() })?;
+    let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "wrote {rows} purchases of {customers} customers ({}) to {} in {:.1} s",
+        HumanBytes(bytes),
+        output.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "arrow"))]
+fn transactions(_: u64, _: u64, _: &std::path::Path, _: std::time::Instant) -> Result<()> {
+    bail!("`generate transactions` comes with the Parquet build: `cargo build --release -p propensity-cli --features arrow`")
+}
+
 #[derive(clap::Args)]
 pub struct ExplainArgs {
     /// Any model.json this tool wrote.
@@ -235,6 +255,9 @@ pub struct GenerateArgs {
     /// Rows to write (audiobooks, shopping).
     #[arg(long, required_if_eq_any = [("dataset", "audiobooks"), ("dataset", "shopping")])]
     rows: Option<u64>,
+    /// Customers to draw (transactions).
+    #[arg(long, required_if_eq("dataset", "transactions"))]
+    customers: Option<u64>,
     /// Size relative to the default ≈ 20k customers (orders-sessions).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
@@ -257,6 +280,9 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
                 out,
             });
         }
+        (DatasetArg::Transactions, _, Some(output)) => {
+            return transactions(args.customers.context("--customers is required")?, args.seed, output, started);
+        }
         (_, Some(rows), Some(output)) => (rows, output),
         _ => anyhow::bail!("--rows and --output are required for this dataset"),
     };
@@ -269,7 +295,7 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
             let table = propensity::shopping::read_csv(propensity::paths::data_file(propensity::shopping::FILE)?)?;
             propensity::shopping::write_synthetic_file(&table, rows, args.seed, output)?;
         }
-        DatasetArg::OrdersSessions => unreachable!("handled above"),
+        DatasetArg::OrdersSessions | DatasetArg::Transactions => unreachable!("handled above"),
     }
     let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
     println!(

@@ -107,6 +107,9 @@ pub enum DatasetArg {
     Shopping,
     /// The retail orders and online-sessions tables with their ground truth (a folder)
     OrdersSessions,
+    /// A transaction log (customer_id, date, amount) drawn from the CDNOW BG/NBD and Gamma-Gamma
+    /// fits, Parquet or CSV; needs a build with `--features arrow`
+    Transactions,
 }
 
 fn main() -> Result<()> {
