@@ -105,7 +105,7 @@ pub fn score_file(
             let reader =
                 builder.with_projection(mask).with_batch_size(options.batch_rows).build().map_err(parquet_err)?;
             let scorer = Scorer::new(model, &reader.schema(), &name)?;
-            (Source::Parquet { reader, bytes, total, rows: 0 }, scorer)
+            (Source::Parquet { reader, name: name.clone(), bytes, total, rows: 0 }, scorer)
         }
     };
     let mut sink = Sink::create(output, &scorer)?;
@@ -188,7 +188,7 @@ struct Decoded {
 
 enum Source {
     Csv(CsvBatches),
-    Parquet { reader: ParquetRecordBatchReader, bytes: u64, total: u64, rows: u64 },
+    Parquet { reader: ParquetRecordBatchReader, name: String, bytes: u64, total: u64, rows: u64 },
 }
 
 impl Source {
@@ -200,9 +200,9 @@ impl Source {
                 bad: b.bad,
                 bytes: b.bytes,
             })),
-            Source::Parquet { reader, bytes, total, rows } => match reader.next() {
+            Source::Parquet { reader, name, bytes, total, rows } => match reader.next() {
                 None => Ok(None),
-                Some(Err(source)) => Err(Error::Arrow { input: "the Parquet input".into(), source }),
+                Some(Err(source)) => Err(Error::Arrow { input: name.clone(), source }),
                 Some(Ok(batch)) => {
                     *rows += batch.num_rows() as u64;
                     // bytes are not counted per batch: the share of rows read stands in for them

@@ -470,9 +470,9 @@ impl FittedFeature {
     }
 
     /// Encodes one typed cell — what a column store (Arrow, Parquet) holds — appending
-    /// [`width`](Self::width) values to `out`. Text is read as in a CSV; a number is accepted
-    /// by every step (a category's level is its decimal text, a yes/no is 0 or 1, a date step
-    /// refuses it); a date is a day count. On error nothing is appended.
+    /// [`width`](Self::width) values to `out`. Text is read as in a CSV; a number is read by a
+    /// numeric step, by a category (its level is the number's decimal text) and by a yes/no (0 or
+    /// 1), and refused by a date step; a date is a day count. On error nothing is appended.
     ///
     /// ```
     /// use propensity::pipeline::{Cell, FittedFeature};
