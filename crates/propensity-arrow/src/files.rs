@@ -14,10 +14,13 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use propensity::loaded::LoadedModel;
+use propensity::pipeline::FittedFeature;
 use propensity::score::{ScoreOptions, ScoreSummary};
 use tempfile::NamedTempFile;
 
-use crate::csv_io::{self, CsvBatches};
+use rayon::prelude::*;
+
+use crate::csv_io::{self, CsvPieces, Layout, Piece};
 use crate::scorer::Scorer;
 use crate::{Error, Result};
 
@@ -80,9 +83,22 @@ pub fn score_file(
     let pre = &model.saved.preprocessing;
     let needed: Vec<&str> =
         pre.pipeline.features.iter().map(|f| f.column()).chain(pre.id.iter().map(String::as_str)).collect();
-    let (mut source, mut scorer) = match Format::of(input) {
+    let (mut source, scorer) = match Format::of(input) {
         Format::Csv => {
-            let csv = CsvBatches::open(input, &needed, options.batch_rows)?;
+            // columns only numeric steps read are parsed straight to numbers
+            let numbers: Vec<&str> = needed
+                .iter()
+                .copied()
+                .filter(|&c| {
+                    !pre.id.iter().any(|i| i == c)
+                        && pre
+                            .pipeline
+                            .features
+                            .iter()
+                            .all(|f| f.column() != c || matches!(f, FittedFeature::Numeric { .. }))
+                })
+                .collect();
+            let csv = CsvPieces::open(input, &needed, &numbers, options.batch_rows)?;
             let scorer = Scorer::new(model, &csv.schema(), &name)?;
             (Source::Csv(csv), scorer)
         }
@@ -108,52 +124,67 @@ pub fn score_file(
             (Source::Parquet { reader, name: name.clone(), bytes, total, rows: 0 }, scorer)
         }
     };
-    let mut sink = Sink::create(output, &scorer)?;
-    let ids = scorer.output_schema().fields().len() - score_columns(model);
+    let layout = match &source {
+        Source::Csv(csv) => Some(csv.layout()),
+        Source::Parquet { .. } => None,
+    };
+    let sink = Sink::create(output, &scorer)?;
+    let csv_out = matches!(sink, Sink::Csv { .. });
     let mut summary = ScoreSummary { rows_scored: 0, rows_skipped: 0, bad_lines: vec![], bytes_read: 0, seconds: 0.0 };
-    std::thread::scope(|scope| -> Result<()> {
+    let sink = std::thread::scope(|scope| -> Result<Sink> {
+        // one thread reads (and cuts or decodes), this one spreads each block's parts over the
+        // cores and checks them in order, one more writes: reading and writing overlap scoring
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Decoded>>(2);
-        let reader = scope.spawn(move || {
-            // this thread reads and decodes; the scorer's spreads each batch over the cores
-            loop {
-                let next = source.next();
-                let stop = !matches!(next, Ok(Some(_)));
-                let sent = match next {
-                    Ok(Some(d)) => tx.send(Ok(d)),
-                    Ok(None) => Ok(()),
-                    Err(e) => tx.send(Err(e)),
-                };
-                if stop || sent.is_err() {
-                    break; // the end, an error, or the scorer stopped
+        let reader = scope.spawn(move || loop {
+            let next = source.next();
+            let stop = !matches!(next, Ok(Some(_)));
+            let sent = match next {
+                Ok(Some(d)) => tx.send(Ok(d)),
+                Ok(None) => Ok(()),
+                Err(e) => tx.send(Err(e)),
+            };
+            if stop || sent.is_err() {
+                break; // the end, an error, or the scorer stopped
+            }
+        });
+        let (to_writer, written) = std::sync::mpsc::sync_channel::<Vec<Scored>>(2);
+        let mut sink = sink;
+        let writer = scope.spawn(move || -> Result<Sink> {
+            for block in written {
+                for part in block {
+                    sink.write(&part.scores, output)?;
                 }
             }
+            Ok(sink)
         });
         let result = (|| {
             for next in rx.iter() {
                 let d = next?;
-                let first = scorer.rows_seen();
-                let (scores, bad) = scorer.score_rows(&d.batch, d.lines.as_deref())?;
-                let mut bad: Vec<(u64, String)> = bad
-                    .into_iter()
-                    .map(|(i, m)| (d.lines.as_ref().map_or(first + i as u64 + 1, |l| l[i]), m))
-                    .collect();
-                bad.extend(d.bad);
-                bad.sort_by_key(|(at, _)| *at);
-                if let Some((at, message)) = bad.first().filter(|_| !options.skip_bad) {
-                    return Err(match d.lines {
-                        Some(_) => {
-                            propensity::Error::Row { file: input.to_path_buf(), line: *at, message: message.clone() }
-                                .into()
-                        }
-                        None => Error::Row { input: name.clone(), row: *at, message: message.clone() },
-                    });
+                let scored: Vec<Result<Scored>> =
+                    d.parts.par_iter().map(|part| part.score(&scorer, layout.as_deref(), csv_out)).collect();
+                let mut block = Vec::with_capacity(scored.len());
+                for part in scored {
+                    let mut part = part?;
+                    if let Some((at, message)) = part.bad.first().filter(|_| !options.skip_bad) {
+                        return Err(match part.by_line {
+                            true => propensity::Error::Row {
+                                file: input.to_path_buf(),
+                                line: *at,
+                                message: message.clone(),
+                            }
+                            .into(),
+                            false => Error::Row { input: name.clone(), row: *at, message: message.clone() },
+                        });
+                    }
+                    let bad = std::mem::take(&mut part.bad);
+                    summary.rows_skipped += bad.len() as u64;
+                    let room = 100usize.saturating_sub(summary.bad_lines.len());
+                    summary.bad_lines.extend(bad.into_iter().take(room));
+                    summary.rows_scored += part.rows as u64;
+                    block.push(part);
                 }
-                summary.rows_skipped += bad.len() as u64;
-                let room = 100usize.saturating_sub(summary.bad_lines.len());
-                summary.bad_lines.extend(bad.into_iter().take(room));
-                for part in &scores {
-                    sink.write(part, ids, &name, output)?;
-                    summary.rows_scored += part.num_rows() as u64;
+                if to_writer.send(block).is_err() {
+                    break; // the writer failed: its error is returned below
                 }
                 summary.bytes_read = d.bytes;
                 progress(summary.rows_scored + summary.rows_skipped, d.bytes);
@@ -161,53 +192,108 @@ pub fn score_file(
             Ok(())
         })();
         drop(rx); // stops the reader if scoring stopped early
+        drop(to_writer);
         reader.join().expect("the reader thread does not panic");
-        result
+        let sink = writer.join().expect("the writer thread does not panic");
+        result.and(sink)
     })?;
     sink.finish(output)?;
     Ok(ScoreSummary { seconds: started.elapsed().as_secs_f64(), ..summary })
 }
 
-/// The model's score columns: one per class and `predicted`, or one predicted amount.
-fn score_columns(model: &LoadedModel) -> usize {
-    match model.saved.preprocessing.regression {
-        Some(_) => 1,
-        None => model.saved.classes.len() + 1,
-    }
-}
+/// Rows a Parquet part holds: small enough that a batch spreads over the cores and a part's
+/// activations stay in cache, large enough for the matrix products to be efficient.
+const SLICE: usize = 4_096;
 
-/// A decoded input batch, on its way to the scorer.
+/// Input on its way to the scorer: parts to score in parallel, in order.
 struct Decoded {
-    batch: RecordBatch,
-    /// A CSV's line numbers (`None`: rows are numbered).
-    lines: Option<Vec<u64>>,
-    /// Rows the reader already refused (CSV: field count, UTF-8), by line.
-    bad: Vec<(u64, String)>,
+    parts: Vec<Part>,
+    /// Bytes read so far (after decompression; a Parquet file's share of its bytes).
     bytes: u64,
 }
 
+/// One part of the input.
+enum Part {
+    /// CSV records, parsed where they are scored.
+    Csv(Piece),
+    /// Decoded rows; the first is row `first` of the input, counted from 0.
+    Rows { batch: RecordBatch, first: u64 },
+}
+
+/// A part's scores, as the output takes them, and its bad rows in order (by CSV line, or by row
+/// number when `by_line` is false).
+struct Scored {
+    rows: usize,
+    scores: Scores,
+    bad: Vec<(u64, String)>,
+    by_line: bool,
+}
+
+/// Scores on their way to the output.
+enum Scores {
+    /// CSV rows.
+    Text(String),
+    /// A batch for Parquet.
+    Batch(RecordBatch),
+}
+
+impl Part {
+    fn score(&self, scorer: &Scorer<'_>, layout: Option<&Layout>, csv_out: bool) -> Result<Scored> {
+        let (scores, bad, by_line) = match (self, layout) {
+            (Part::Csv(piece), Some(layout)) => {
+                let b = layout.parse(piece)?;
+                let (scores, bad) = scorer.score_slice(&b.batch, Some(&b.lines), 0)?;
+                let mut bad: Vec<(u64, String)> = bad.into_iter().map(|(i, m)| (b.lines[i], m)).collect();
+                bad.extend(b.bad);
+                bad.sort_by_key(|(at, _)| *at);
+                (scores, bad, true)
+            }
+            (Part::Rows { batch, first }, _) => {
+                let (scores, bad) = scorer.score_slice(batch, None, *first)?;
+                (scores, bad.into_iter().map(|(i, m)| (first + i as u64 + 1, m)).collect(), false)
+            }
+            (Part::Csv(_), None) => unreachable!("CSV parts come with the CSV's layout"),
+        };
+        let rows = scores.num_rows();
+        let scores = match csv_out {
+            true => {
+                let mut text = String::with_capacity(rows * 32);
+                csv_io::rows(&mut text, &scores, scorer.id_columns(), scorer.input())?;
+                Scores::Text(text)
+            }
+            false => Scores::Batch(scores),
+        };
+        Ok(Scored { rows, scores, bad, by_line })
+    }
+}
+
 enum Source {
-    Csv(CsvBatches),
+    Csv(CsvPieces),
     Parquet { reader: ParquetRecordBatchReader, name: String, bytes: u64, total: u64, rows: u64 },
 }
 
 impl Source {
     fn next(&mut self) -> Result<Option<Decoded>> {
         match self {
-            Source::Csv(csv) => Ok(csv.next_batch()?.map(|b| Decoded {
-                batch: b.batch,
-                lines: Some(b.lines),
-                bad: b.bad,
-                bytes: b.bytes,
-            })),
+            Source::Csv(csv) => Ok(csv
+                .next_pieces()?
+                .map(|(pieces, bytes)| Decoded { parts: pieces.into_iter().map(Part::Csv).collect(), bytes })),
             Source::Parquet { reader, name, bytes, total, rows } => match reader.next() {
                 None => Ok(None),
                 Some(Err(source)) => Err(Error::Arrow { input: name.clone(), source }),
                 Some(Ok(batch)) => {
+                    let first = *rows;
                     *rows += batch.num_rows() as u64;
                     // bytes are not counted per batch: the share of rows read stands in for them
                     let read = (*bytes as f64 * (*rows as f64 / *total as f64)) as u64;
-                    Ok(Some(Decoded { batch, lines: None, bad: vec![], bytes: read }))
+                    let parts = (0..batch.num_rows())
+                        .step_by(SLICE)
+                        .map(|s| Part::Rows {
+                            batch: batch.slice(s, SLICE.min(batch.num_rows() - s)),
+                            first: first + s as u64,
+                        })
+                        .collect();
+                    Ok(Some(Decoded { parts, bytes: read }))
                 }
             },
         }
@@ -215,7 +301,7 @@ impl Source {
 }
 
 enum Sink {
-    Csv { out: BufWriter<NamedTempFile>, text: String },
+    Csv { out: BufWriter<NamedTempFile> },
     Parquet(Box<ArrowWriter<NamedTempFile>>),
 }
 
@@ -227,7 +313,7 @@ impl Sink {
             Format::Csv => {
                 let mut out = BufWriter::with_capacity(1 << 20, tmp);
                 out.write_all(csv_io::header(&schema).as_bytes()).map_err(|e| propensity::Error::io(output, e))?;
-                Sink::Csv { out, text: String::new() }
+                Sink::Csv { out }
             }
             Format::Parquet => {
                 // dictionaries pay for the class names only: probabilities and ids are distinct
@@ -243,14 +329,16 @@ impl Sink {
         })
     }
 
-    fn write(&mut self, scores: &RecordBatch, ids: usize, input: &str, output: &Path) -> Result<()> {
-        match self {
-            Sink::Csv { out, text } => {
-                text.clear();
-                csv_io::rows(text, scores, ids, input)?;
+    /// Writes a part's scores: CSV rows to a CSV, a batch to Parquet.
+    fn write(&mut self, scores: &Scores, output: &Path) -> Result<()> {
+        match (self, scores) {
+            (Sink::Csv { out }, Scores::Text(text)) => {
                 out.write_all(text.as_bytes()).map_err(|e| propensity::Error::io(output, e).into())
             }
-            Sink::Parquet(w) => w.write(scores).map_err(|source| Error::Parquet { file: output.to_path_buf(), source }),
+            (Sink::Parquet(w), Scores::Batch(b)) => {
+                w.write(b).map_err(|source| Error::Parquet { file: output.to_path_buf(), source })
+            }
+            _ => unreachable!("parts are scored as the output takes them"),
         }
     }
 

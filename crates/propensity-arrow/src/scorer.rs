@@ -66,7 +66,6 @@ pub fn score_batch(model: &LoadedModel, batch: &RecordBatch) -> Result<RecordBat
 /// assert_eq!(bad, [(2, "column `x`: missing value (the model has no fill for it)".to_string())]);
 /// assert_eq!(scorer.output_schema().field(0).name(), "id");
 /// ```
-#[derive(Clone)]
 pub struct Scorer<'m> {
     model: &'m LoadedModel,
     input: String,
@@ -109,9 +108,14 @@ impl<'m> Scorer<'m> {
         Ok(Scorer { model, input, bound, ids, output: Arc::new(Schema::new(fields)), rows_seen: 0 })
     }
 
-    /// Rows scored so far (read, counting the bad ones).
-    pub(crate) fn rows_seen(&self) -> u64 {
-        self.rows_seen
+    /// How many id columns lead the output: the model's, or `id`.
+    pub(crate) fn id_columns(&self) -> usize {
+        self.ids.len().max(1)
+    }
+
+    /// What the input is called in errors.
+    pub(crate) fn input(&self) -> &str {
+        &self.input
     }
 
     /// The schema of the batches [`score`](Self::score) returns.
@@ -123,7 +127,7 @@ impl<'m> Scorer<'m> {
     /// row number (counted from the first batch) and column.
     pub fn score(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
         let first = self.rows_seen;
-        let (scores, bad) = self.score_rows(batch, None)?;
+        let (scores, bad) = self.score_rows(batch)?;
         match bad.into_iter().next() {
             Some((i, message)) => Err(Error::Row { input: self.input.clone(), row: first + i as u64 + 1, message }),
             None => self.concat(&scores),
@@ -134,7 +138,7 @@ impl<'m> Scorer<'m> {
     /// what was wrong).
     pub fn score_skipping(&mut self, batch: &RecordBatch) -> Result<(RecordBatch, Vec<(u64, String)>)> {
         let first = self.rows_seen;
-        let (scores, bad) = self.score_rows(batch, None)?;
+        let (scores, bad) = self.score_rows(batch)?;
         Ok((self.concat(&scores)?, bad.into_iter().map(|(i, m)| (first + i as u64 + 1, m)).collect()))
     }
 
@@ -147,25 +151,16 @@ impl<'m> Scorer<'m> {
     }
 
     /// Scores the rows it can read, in slices of [`SLICE`] rows spread over the cores (each
-    /// row's scores do not depend on the slicing); `numbers` (a CSV's line numbers) replaces the
-    /// row numbers of a model without id columns. Returns the scores slice by slice and the bad
+    /// row's scores do not depend on the slicing). Returns the scores slice by slice and the bad
     /// rows by index in the batch.
-    pub(crate) fn score_rows(
-        &mut self,
-        batch: &RecordBatch,
-        numbers: Option<&[u64]>,
-    ) -> Result<(Vec<RecordBatch>, BadRows)> {
+    fn score_rows(&mut self, batch: &RecordBatch) -> Result<(Vec<RecordBatch>, BadRows)> {
         let rows = batch.num_rows();
         let this = &*self;
         let parts: Vec<Result<(RecordBatch, BadRows)>> = (0..rows.div_ceil(SLICE).max(1))
             .into_par_iter()
             .map(|k| {
                 let (start, len) = (k * SLICE, SLICE.min(rows - k * SLICE));
-                let part = batch.slice(start, len);
-                let encoded =
-                    encode(&this.model.saved.preprocessing.pipeline, &this.bound, part.columns(), &this.input)?;
-                let numbers = numbers.map(|l| &l[start..start + len]);
-                let (scores, bad) = this.forward(&part, encoded, numbers, this.rows_seen + start as u64)?;
+                let (scores, bad) = this.score_slice(&batch.slice(start, len), None, this.rows_seen + start as u64)?;
                 Ok((scores, bad.into_iter().map(|(i, m)| (start + i, m)).collect()))
             })
             .collect();
@@ -177,6 +172,19 @@ impl<'m> Scorer<'m> {
             bad.extend(b);
         }
         Ok((scores, bad))
+    }
+
+    /// Scores the rows of `part` it can read, on this thread; `numbers` (a CSV's line numbers)
+    /// replaces the row numbers of a model without id columns, whose first row is row `first` of
+    /// the input, counted from 0. Returns the bad rows by index in `part`.
+    pub(crate) fn score_slice(
+        &self,
+        part: &RecordBatch,
+        numbers: Option<&[u64]>,
+        first: u64,
+    ) -> Result<(RecordBatch, BadRows)> {
+        let encoded = encode(&self.model.saved.preprocessing.pipeline, &self.bound, part.columns(), &self.input)?;
+        self.forward(part, encoded, numbers, first)
     }
 
     /// The network over the encoded rows of `batch` (whose first row is row `first` of the

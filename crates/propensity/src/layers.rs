@@ -161,6 +161,84 @@ pub(crate) fn join<T: Tape<f32, Cpu>>(first: &[Rows], last: Rows<T>) -> Rows<T> 
     out.put_tape(tape)
 }
 
+/// The untaped forward pass of a chain of dense blocks over `rows` rows of `x` (row-major):
+/// what [`dense`] computes block after block, bit for bit — the matrix product is the same
+/// `gemm` call dfdx 0.13 makes (same shapes and strides, so the same summation order), then the
+/// bias, ReLU and tanh as [`dense`] applies them — but on two reused buffers instead of fresh
+/// tensors, and with the weights read in place. `activations[i]` is what follows block `i`;
+/// `scratch` holds the blocks between. Scoring is a few thousand rows at a time, where dfdx's
+/// allocations and copies cost more than the products.
+pub(crate) fn dense_chain(
+    x: &[f32],
+    rows: usize,
+    values: &[f32],
+    blocks: &[DenseBlock],
+    activations: &[Activation],
+    out: &mut Vec<f32>,
+    scratch: &mut Vec<f32>,
+) {
+    // inside a rayon task (a scorer's slice) one thread per product; else all of them, as dfdx
+    // does: each value sums its products in the same order either way
+    let parallelism = match rayon::current_thread_index() {
+        Some(_) => gemm::Parallelism::None,
+        None => gemm::Parallelism::Rayon(rayon::current_num_threads()),
+    };
+    let mut input: Option<&[f32]> = Some(x);
+    for (i, (b, activation)) in blocks.iter().zip(activations).enumerate() {
+        let (o, k) = (b.units, b.inputs);
+        // blocks alternate between `out` and `scratch`, so that the last one lands in `out`
+        let (dst, src) = if (blocks.len() - i) % 2 == 1 { (&mut *out, &*scratch) } else { (&mut *scratch, &*out) };
+        let src: &[f32] = input.take().unwrap_or(src);
+        assert_eq!(src.len(), rows * k, "rows × inputs values");
+        dst.resize(rows * o, 0.0); // no need to clear: the product overwrites every value
+        let w = &values[b.at..b.at + o * k];
+        if rows > 0 {
+            // SAFETY: `dst` holds rows × o values, `src` rows × k and `w` o × k, each row-major,
+            // matching the sizes and strides passed; the three do not overlap.
+            unsafe {
+                gemm::gemm(
+                    rows,
+                    o,
+                    k,
+                    dst.as_mut_ptr(),
+                    1,
+                    o as isize,
+                    false,
+                    src.as_ptr(),
+                    1,
+                    k as isize,
+                    w.as_ptr(),
+                    k as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    parallelism,
+                )
+            };
+        }
+        let bias = &values[b.bias_at()..b.bias_at() + o];
+        let relu = *activation == Activation::Relu;
+        for row in dst.chunks_exact_mut(o) {
+            for (v, bb) in row.iter_mut().zip(bias) {
+                *v += bb;
+                if relu {
+                    *v = v.max(0.0);
+                }
+            }
+        }
+        if *activation == Activation::Tanh {
+            dst.iter_mut().for_each(|v| *v = v.tanh());
+        }
+    }
+    if input.is_some() {
+        out.clear();
+        out.extend_from_slice(x); // no blocks: the inputs themselves
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,12 @@ pub struct Model {
     pub(crate) dev: Device,
 }
 
+thread_local! {
+    /// [`Model::hidden`]'s activations, kept between calls: scoring calls it for every few
+    /// thousand rows, and fresh buffers each time cost page faults.
+    static CHAIN_BUFFERS: std::cell::RefCell<(Vec<f32>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
 impl Model {
     /// Builds the network with Keras' `Dense` defaults: Glorot-uniform weights
     /// (U(±√(6 / (fan_in + fan_out)))) and zero biases, drawn from `seed`.
@@ -225,6 +231,32 @@ impl Model {
         };
         let x = x.as_standard_layout();
         let mut out = Vec::with_capacity(x.nrows() * k);
+        if self.network.branches.is_empty() {
+            // one chain of dense blocks: the same numbers without dfdx's tensors
+            let depth = depth.unwrap_or(blocks.len()).min(blocks.len());
+            let activations: Vec<Activation> = (0..depth)
+                .map(|i| if i + 1 < blocks.len() { blocks[i].activation } else { Activation::Linear })
+                .collect();
+            let mut values = vec![0.0f32; self.parameters()];
+            self.params.copy_into(&mut values);
+            CHAIN_BUFFERS.with(|buffers| {
+                let (chunk_out, scratch) = &mut *buffers.borrow_mut();
+                for chunk in x.axis_chunks_iter(ndarray::Axis(0), 65_536) {
+                    let (rows, input) = (chunk.nrows(), chunk.as_slice().expect("standard layout"));
+                    crate::layers::dense_chain(
+                        input,
+                        rows,
+                        &values,
+                        &blocks[..depth],
+                        &activations,
+                        chunk_out,
+                        scratch,
+                    );
+                    out.extend_from_slice(chunk_out);
+                }
+            });
+            return Ok(Array2::from_shape_vec((x.nrows(), k), out).expect("rows × outputs values"));
+        }
         for chunk in x.axis_chunks_iter(ndarray::Axis(0), 65_536) {
             let t: Rows = self.dev.tensor_from_vec(
                 chunk.as_slice().expect("standard layout").to_vec(),
@@ -332,6 +364,32 @@ mod tests {
 
     fn audiobooks() -> Network {
         Network::mlp(10, &[50, 50], 2, Head::Softmax)
+    }
+
+    #[test]
+    fn the_untaped_chain_gives_dfdxs_forward_pass_bit_for_bit() {
+        use crate::network::Layer;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut net = Network::mlp(7, &[23, 9], 3, Head::Softmax);
+        net.layers[1] = Layer { units: 9, activation: Activation::Tanh };
+        for depth in [None, Some(1), Some(2)] {
+            for (seed, rows) in [(1, 1), (2, 5), (3, 700), (4, 4_096), (5, 70_001)] {
+                let mut m = Model::new(&net, seed).unwrap();
+                // non-zero biases, so that their addition is checked too
+                let w: Vec<f32> = m.weights().iter().map(|v| v + rng.gen_range(-0.5..0.5)).collect();
+                m.params.copy_from(&w);
+                let x: Vec<f32> = (0..rows * 7).map(|_| rng.gen_range(-3.0..3.0)).collect();
+                let input = Array2::from_shape_vec((rows, 7), x.clone()).unwrap();
+                let fast = m.hidden(&input, depth).unwrap();
+                // inside a rayon task the products run on one thread: the same numbers
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+                assert_eq!(pool.install(|| m.hidden(&input, depth).unwrap()), fast);
+                let taped = m.forward(m.dev.tensor_from_vec(x, (rows, 7)), depth).unwrap().as_vec();
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(fast.as_slice().unwrap()), bits(&taped), "depth {depth:?}, {rows} rows");
+            }
+        }
     }
 
     #[test]

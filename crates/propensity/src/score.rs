@@ -287,7 +287,14 @@ pub(crate) fn score_loaded(
 /// ```
 pub fn push_probability(out: &mut String, p: f32) {
     let micro = ((p as f64).clamp(0.0, 1.0) * 1e6).round_ties_even() as u32;
-    let _ = write!(out, "{}.{:06}", micro / 1_000_000, micro % 1_000_000);
+    let mut text = *b"0.000000";
+    text[0] = b'0' + (micro / 1_000_000) as u8;
+    let mut decimals = micro % 1_000_000;
+    for d in text[2..].iter_mut().rev() {
+        *d = b'0' + (decimals % 10) as u8;
+        decimals /= 10;
+    }
+    out.push_str(std::str::from_utf8(&text).expect("ASCII digits"));
 }
 
 /// Encoded rows on their way from the reader thread to the scorer.
