@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scoring benchmark, ours and the Python peers in one run: the audiobooks model on 1.9 M seeded
 # synthetic customers (100 MB of CSV), CSV → CSV and Parquet → Parquet, rows/s and peak memory
-# (/usr/bin/time -v), then peak memory for a 1 GB CSV against the 100 MB one.
+# (/usr/bin/time -v), then peak memory for a 1 GB CSV (and with BENCH_10G=1 a 10 GB one) against the
+# 100 MB one.
 # Usage: PEER_PYTHON=/path/to/python bash scripts/bench-score.sh [WORKDIR]
 #   PEER_PYTHON needs torch, polars, pandas and pyarrow; the peers are ../shared/anchors/score_polars.py
 #   and score_pandas.py (skipped when absent) and scripts/score_polars_parquet.py.
@@ -49,7 +50,13 @@ for round in 1 2; do
 done
 cmp "$work/o.csv" "$work/o2.csv" && echo "both builds wrote the same bytes"
 rm -f "$work"/o*.csv "$work"/p*.csv "$work"/*.parquet
-$P generate audiobooks --rows 19000000 --seed 2 --output "$work/ab1g.csv" > /dev/null
-echo "--- 19,000,000 rows: ab1g.csv $(du -h "$work/ab1g.csv" | cut -f1)"
-/usr/bin/time -f "peak %M KB, %e s" $P score --model "$model" --input "$work/ab1g.csv" --output "$work/o.csv"
+# peak memory against input size: 1 GB always, 10 GB with BENCH_10G=1 (15 GB of disk, ~4 min)
+sizes="19000000"
+[ -n "${BENCH_10G:-}" ] && sizes="$sizes 190000000"
+for rows in $sizes; do
+    $P generate audiobooks --rows "$rows" --seed 2 --output "$work/big.csv" > /dev/null
+    echo "--- $rows rows: $(du -h "$work/big.csv" | cut -f1)"
+    /usr/bin/time -f "peak %M KB, %e s" $P score --model "$model" --input "$work/big.csv" --output "$work/o.csv"
+    rm -f "$work"/big.csv "$work"/o.csv
+done
 rm -f "$work"/*.csv

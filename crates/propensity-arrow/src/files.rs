@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::iter::{ParallelBridge, ParallelIterator};
 
 use crate::csv_io::{self, CsvPieces, Layout, Piece};
-use crate::scorer::Scorer;
+use crate::scorer::{Scorer, SLICE};
 use crate::{Error, Result};
 
 /// A file's format, from its name: `.parquet` or `.pq` is Parquet, anything else CSV (`.gz`:
@@ -229,10 +229,6 @@ const IN_FLIGHT: usize = 16;
 /// come, and 8,192 rows (about half a megabyte of CSV) keep memory low (measured: 47 MB peak for
 /// 1.9 M rows against 164 MB with 65,536-row parts) at the best speed.
 const PIECE_ROWS: usize = 8_192;
-
-/// Rows a Parquet part holds: small enough that a batch spreads over the cores and a part's
-/// activations stay in cache, large enough for the matrix products to be efficient.
-const SLICE: usize = 4_096;
 
 /// Input on its way to the scorer: parts to score in parallel, in order.
 struct Decoded {

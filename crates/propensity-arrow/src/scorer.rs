@@ -14,7 +14,7 @@ use crate::encode::{bind, encode, Bound, Encoded};
 
 /// Rows a core scores at a time: small enough that a batch of 65,536 rows spreads over the cores
 /// and a slice's activations stay in cache, large enough for the matrix products to be efficient.
-const SLICE: usize = 4_096;
+pub(crate) const SLICE: usize = 4_096;
 
 /// Rows of a batch the model could not read: index in the batch, and the column and what was
 /// wrong.
@@ -174,9 +174,9 @@ impl<'m> Scorer<'m> {
         Ok((scores, bad))
     }
 
-    /// Scores the rows of `part` it can read, on this thread; `numbers` (a CSV's line numbers)
-    /// replaces the row numbers of a model without id columns, whose first row is row `first` of
-    /// the input, counted from 0. Returns the bad rows by index in `part`.
+    /// Scores the rows of `part` it can read, on this thread. A model without id columns numbers
+    /// the rows from `first` (the input row of `part`'s first row, counted from 0), or by
+    /// `numbers` (a CSV's line numbers). Returns the bad rows by index in `part`.
     pub(crate) fn score_slice(
         &self,
         part: &RecordBatch,
