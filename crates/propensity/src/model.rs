@@ -371,23 +371,28 @@ mod tests {
         use crate::network::Layer;
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let mut net = Network::mlp(7, &[23, 9], 3, Head::Softmax);
-        net.layers[1] = Layer { units: 9, activation: Activation::Tanh };
-        for depth in [None, Some(1), Some(2)] {
-            for (seed, rows) in [(1, 1), (2, 5), (3, 700), (4, 4_096), (5, 70_001)] {
-                let mut m = Model::new(&net, seed).unwrap();
-                // non-zero biases, so that their addition is checked too
-                let w: Vec<f32> = m.weights().iter().map(|v| v + rng.gen_range(-0.5..0.5)).collect();
-                m.params.copy_from(&w);
-                let x: Vec<f32> = (0..rows * 7).map(|_| rng.gen_range(-3.0..3.0)).collect();
-                let input = Array2::from_shape_vec((rows, 7), x.clone()).unwrap();
-                let fast = m.hidden(&input, depth).unwrap();
-                // inside a rayon task the products run on one thread: the same numbers
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-                assert_eq!(pool.install(|| m.hidden(&input, depth).unwrap()), fast);
-                let taped = m.forward(m.dev.tensor_from_vec(x, (rows, 7)), depth).unwrap().as_vec();
-                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(fast.as_slice().unwrap()), bits(&taped), "depth {depth:?}, {rows} rows");
+        let mut tanh = Network::mlp(7, &[23, 9], 3, Head::Softmax);
+        tanh.layers[1] = Layer { units: 9, activation: Activation::Tanh };
+        // the audiobooks shape, and wider layers
+        let nets = [tanh, audiobooks(), Network::mlp(128, &[129, 40], 1, Head::Sigmoid)];
+        for (n, net) in nets.iter().enumerate() {
+            let width = net.inputs;
+            for depth in [None, Some(1), Some(2)] {
+                for (seed, rows) in [(1, 1), (2, 5), (3, 700), (4, 4_096), (5, 20_001)] {
+                    let mut m = Model::new(net, seed).unwrap();
+                    // non-zero biases, so that their addition is checked too
+                    let w: Vec<f32> = m.weights().iter().map(|v| v + rng.gen_range(-0.5..0.5)).collect();
+                    m.params.copy_from(&w);
+                    let x: Vec<f32> = (0..rows * width).map(|_| rng.gen_range(-3.0..3.0)).collect();
+                    let input = Array2::from_shape_vec((rows, width), x.clone()).unwrap();
+                    let fast = m.hidden(&input, depth).unwrap();
+                    // inside a rayon task the products run on one thread: the same numbers
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+                    assert_eq!(pool.install(|| m.hidden(&input, depth).unwrap()), fast);
+                    let taped = m.forward(m.dev.tensor_from_vec(x, (rows, width)), depth).unwrap().as_vec();
+                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(fast.as_slice().unwrap()), bits(&taped), "net {n}, depth {depth:?}, {rows} rows");
+                }
             }
         }
     }
