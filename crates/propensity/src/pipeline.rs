@@ -677,7 +677,8 @@ impl FittedPipeline {
         Ok(n)
     }
 
-    /// Where each step's column is in a file with `header`; an error names the missing ones.
+    /// Where each step's column is among the input's columns (a CSV header, an Arrow schema); an
+    /// error names the missing ones.
     pub fn positions(&self, header: &[String]) -> std::result::Result<Vec<usize>, String> {
         let mut missing = vec![];
         let pos: Vec<usize> = self
@@ -694,7 +695,7 @@ impl FittedPipeline {
         if missing.is_empty() {
             Ok(pos)
         } else {
-            Err(format!("the model needs columns {missing:?}, which the header {header:?} lacks"))
+            Err(format!("the model needs columns {missing:?}, which are not among the input's columns {header:?}"))
         }
     }
 
