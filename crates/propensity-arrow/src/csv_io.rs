@@ -317,7 +317,7 @@ impl Layout {
     /// column holds a cell that is not a finite number (the caller reads the piece as text, so
     /// the cell's error names its text).
     fn parse_plain(&self, text: &str, start: Start, numbers: bool) -> Result<Option<CsvBatch>> {
-        let rows = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+        let rows = newlines(text.as_bytes()) as usize + 1;
         let mut builders = self.builders(rows, text.len(), numbers);
         let (mut lines, mut bad) = (Vec::with_capacity(rows), vec![]);
         let mut cells: Vec<&str> = Vec::with_capacity(self.kinds.len());
