@@ -185,57 +185,98 @@ pub(crate) fn dense_chain(
     };
     let mut input: Option<&[f32]> = Some(x);
     for (i, (b, activation)) in blocks.iter().zip(activations).enumerate() {
-        let (o, k) = (b.units, b.inputs);
         // blocks alternate between `out` and `scratch`, so that the last one lands in `out`
         let (dst, src) = if (blocks.len() - i) % 2 == 1 { (&mut *out, &*scratch) } else { (&mut *scratch, &*out) };
         let src: &[f32] = input.take().unwrap_or(src);
-        assert_eq!(src.len(), rows * k, "rows × inputs values");
-        dst.resize(rows * o, 0.0); // no need to clear: the product overwrites every value
-        let w = &values[b.at..b.at + o * k];
-        if rows > 0 {
-            // SAFETY: `dst` holds rows × o values, `src` rows × k and `w` o × k, each row-major,
-            // matching the sizes and strides passed; the three do not overlap.
-            unsafe {
-                gemm::gemm(
-                    rows,
-                    o,
-                    k,
-                    dst.as_mut_ptr(),
-                    1,
-                    o as isize,
-                    false,
-                    src.as_ptr(),
-                    1,
-                    k as isize,
-                    w.as_ptr(),
-                    k as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    parallelism,
-                )
-            };
-        }
-        let bias = &values[b.bias_at()..b.bias_at() + o];
-        let relu = *activation == Activation::Relu;
-        for row in dst.chunks_exact_mut(o) {
-            for (v, bb) in row.iter_mut().zip(bias) {
-                *v += bb;
-                if relu {
-                    *v = v.max(0.0);
-                }
-            }
-        }
-        if *activation == Activation::Tanh {
-            dst.iter_mut().for_each(|v| *v = v.tanh());
-        }
+        dense_block(src, rows, values, b, *activation, dst, parallelism);
     }
     if input.is_some() {
         out.clear();
         out.extend_from_slice(x); // no blocks: the inputs themselves
+    }
+}
+
+/// One block of [`dense_chain`]: `dst = activation(src · Wᵀ + b)` for `rows` rows, with the
+/// product computed by the `gemm` call dfdx 0.13's `matmul` makes.
+pub(crate) fn dense_block(
+    src: &[f32],
+    rows: usize,
+    values: &[f32],
+    b: &DenseBlock,
+    activation: Activation,
+    dst: &mut Vec<f32>,
+    parallelism: gemm::Parallelism,
+) {
+    let (o, k) = (b.units, b.inputs);
+    assert_eq!(src.len(), rows * k, "rows × inputs values");
+    dst.resize(rows * o, 0.0); // no need to clear: the product overwrites every value
+    product(rows, o, k, dst, 1, o, false, src, 1, k, &values[b.at..b.at + o * k], k, 1, parallelism);
+    let bias = &values[b.bias_at()..b.bias_at() + o];
+    let relu = activation == Activation::Relu;
+    for row in dst.chunks_exact_mut(o) {
+        for (v, bb) in row.iter_mut().zip(bias) {
+            *v += bb;
+            if relu {
+                *v = v.max(0.0);
+            }
+        }
+    }
+    if activation == Activation::Tanh {
+        dst.iter_mut().for_each(|v| *v = v.tanh());
+    }
+}
+
+/// `dst (m × n) = lhs (m × k) · rhs (k × n)`, or `dst += …` with `accumulate`, each operand given
+/// by its column and row strides: `gemm::gemm` with the arguments dfdx 0.13's CPU `matmul` passes
+/// it (`alpha` 1 when accumulating, `beta` 1), so every value sums its products in dfdx's order.
+/// Panics when a slice is too short for its size and strides.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn product(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_cs: usize,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_cs: usize,
+    lhs_rs: usize,
+    rhs: &[f32],
+    rhs_cs: usize,
+    rhs_rs: usize,
+    parallelism: gemm::Parallelism,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(dst.len() > (m - 1) * dst_rs + (n - 1) * dst_cs, "destination too short");
+    assert!(k == 0 || lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs, "left operand too short");
+    assert!(k == 0 || rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs, "right operand too short");
+    // SAFETY: every element the sizes and strides address is inside its slice (checked above),
+    // and `dst` is borrowed mutably, so it overlaps neither operand.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            dst_cs as isize,
+            dst_rs as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        )
     }
 }
 

@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod audiobooks;
+mod backprop;
 pub mod btyd;
 pub mod calendar;
 pub mod calibration;

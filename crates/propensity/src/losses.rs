@@ -72,8 +72,53 @@ pub fn sparse_cross_entropy<K: Dim, T: Tape<f32, Cpu>>(
     targets: &[usize],
     class_weights: Option<&[f32]>,
 ) -> Result<Tensor<(), f32, Cpu, T>> {
-    let (rows, k) = (logits.shape().0, logits.shape().1.size());
-    if rows != targets.len() || rows == 0 {
+    let k = logits.shape().1.size();
+    let (value, gradient) = softmax_cross_entropy(&values_of(&logits), k, targets, class_weights)?;
+    Ok(taped(logits, value, gradient))
+}
+
+/// The gradient of a loss with respect to the network's outputs, kept from the loss's forward
+/// pass: what the fused losses' tape operations add, and what the untaped training step
+/// ([`crate::backprop`]) starts its backward pass from.
+pub(crate) enum OutputGradient {
+    /// Sparse cross-entropy: `row_weight · (softmax − one_hot)` per row.
+    Softmax { probs: Vec<f32>, targets: Vec<usize>, row_weights: Vec<f32>, k: usize },
+    /// An element-wise loss: the derivative of the mean per output.
+    Elementwise(Vec<f32>),
+}
+
+impl OutputGradient {
+    /// `g += upstream × gradient`, element by element in row-major order (`upstream` is 1 when
+    /// the loss is the value differentiated).
+    pub(crate) fn add_to(&self, upstream: f32, g: &mut [f32]) {
+        match self {
+            OutputGradient::Softmax { probs, targets, row_weights, k } => {
+                let rows = g.chunks_exact_mut(*k).zip(probs.chunks_exact(*k)).zip(targets.iter().zip(row_weights));
+                for ((grow, prow), (&t, &w)) in rows {
+                    for (j, (gv, p)) in grow.iter_mut().zip(prow).enumerate() {
+                        *gv += upstream * w * (p - if j == t { 1.0 } else { 0.0 });
+                    }
+                }
+            }
+            OutputGradient::Elementwise(d) => {
+                for (gv, d) in g.iter_mut().zip(d) {
+                    *gv += upstream * d;
+                }
+            }
+        }
+    }
+}
+
+/// [`sparse_cross_entropy`] on logits given row by row (`rows × k` values): the loss and its
+/// gradient.
+pub(crate) fn softmax_cross_entropy(
+    logits: &[f32],
+    k: usize,
+    targets: &[usize],
+    class_weights: Option<&[f32]>,
+) -> Result<(f32, OutputGradient)> {
+    let rows = logits.len() / k.max(1);
+    if k == 0 || rows != targets.len() || rows == 0 {
         return Err(Error::Data(format!("{rows} rows of logits for {} targets", targets.len())));
     }
     if let Some(&t) = targets.iter().find(|&&t| t >= k) {
@@ -84,9 +129,7 @@ pub fn sparse_cross_entropy<K: Dim, T: Tape<f32, Cpu>>(
     }
     let weight = |t: usize| class_weights.map_or(1.0, |w| w[t]);
     let weight_sum: f64 = targets.iter().map(|&t| weight(t) as f64).sum();
-    let (logits, mut tape) = logits.split_tape();
-    let mut probs = vec![0.0f32; rows * k];
-    logits.copy_into(&mut probs);
+    let mut probs = logits.to_vec();
     let mut total = 0.0f64;
     for (row, &t) in probs.chunks_exact_mut(k).zip(targets) {
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -101,24 +144,36 @@ pub fn sparse_cross_entropy<K: Dim, T: Tape<f32, Cpu>>(
             *v /= sum;
         }
     }
-    let loss = logits.device().tensor((total / weight_sum) as f32);
+    let row_weights: Vec<f32> = targets.iter().map(|&t| (weight(t) as f64 / weight_sum) as f32).collect();
+    let gradient = OutputGradient::Softmax { probs, targets: targets.to_vec(), row_weights, k };
+    Ok(((total / weight_sum) as f32, gradient))
+}
+
+/// The loss `value` of `outputs` as a scalar tensor whose tape adds `gradient` (times the
+/// gradient flowing into the loss) to the outputs' gradient.
+pub(crate) fn taped<K: Dim, T: Tape<f32, Cpu>>(
+    outputs: Tensor<(usize, K), f32, Cpu, T>,
+    value: f32,
+    gradient: OutputGradient,
+) -> Tensor<(), f32, Cpu, T> {
+    let (outputs, mut tape) = outputs.split_tape();
+    let loss = outputs.device().tensor(value);
     if T::OWNS_TAPE {
-        let (inp, out) = (logits.ghost(), loss.ghost());
-        let row_weights: Vec<f32> = targets.iter().map(|&t| (weight(t) as f64 / weight_sum) as f32).collect();
-        let targets = targets.to_vec();
+        let (inp, out) = (outputs.ghost(), loss.ghost());
         tape.add_backward_op(move |grads| {
             let upstream = grads.get_or_alloc_mut(&out)?[0];
-            let g = grads.get_or_alloc_mut(&inp)?;
-            let rows = g.chunks_exact_mut(k).zip(probs.chunks_exact(k)).zip(targets.iter().zip(&row_weights));
-            for ((grow, prow), (&t, &w)) in rows {
-                for (j, (gv, p)) in grow.iter_mut().zip(prow).enumerate() {
-                    *gv += upstream * w * (p - if j == t { 1.0 } else { 0.0 });
-                }
-            }
+            gradient.add_to(upstream, grads.get_or_alloc_mut(&inp)?);
             Ok(())
         });
     }
-    Ok(loss.put_tape(tape))
+    loss.put_tape(tape)
+}
+
+/// A batch's values, row-major.
+fn values_of<K: Dim, T>(x: &Tensor<(usize, K), f32, Cpu, T>) -> Vec<f32> {
+    let mut values = vec![0.0f32; x.shape().0 * x.shape().1.size()];
+    x.copy_into(&mut values);
+    values
 }
 
 /// Keras' `binary_crossentropy` on logits (PyTorch's `BCEWithLogitsLoss`): the mean over rows
@@ -176,33 +231,30 @@ fn elementwise_loss<K: Dim, T: Tape<f32, Cpu>>(
     targets: &[f32],
     loss: DenseLoss,
 ) -> Result<Tensor<(), f32, Cpu, T>> {
-    let n = x.shape().0 * x.shape().1.size();
+    let (value, gradient) = elementwise(&values_of(&x), targets, loss)?;
+    Ok(taped(x, value, gradient))
+}
+
+/// The mean of [`DenseLoss::value`] over `outputs` (row-major) against `targets`, and its
+/// gradient `DenseLoss::gradient / n`.
+pub(crate) fn elementwise(outputs: &[f32], targets: &[f32], loss: DenseLoss) -> Result<(f32, OutputGradient)> {
+    let n = outputs.len();
     if n != targets.len() || n == 0 {
         return Err(Error::Data(format!("{n} outputs for {} targets", targets.len())));
     }
     if let Some(t) = targets.iter().find(|t| !t.is_finite()) {
         return Err(Error::Data(format!("target {t} is not a finite number")));
     }
-    let (x, mut tape) = x.split_tape();
-    let mut values = vec![0.0f32; n];
-    x.copy_into(&mut values);
     let mut total = 0.0f64;
-    for (v, &y) in values.iter_mut().zip(targets) {
-        total += loss.value(*v as f64, y as f64);
-        *v = loss.gradient(*v, y) / n as f32; // the buffer now holds the gradient of the mean
-    }
-    let loss = x.device().tensor((total / n as f64) as f32);
-    if T::OWNS_TAPE {
-        let (inp, out) = (x.ghost(), loss.ghost());
-        tape.add_backward_op(move |grads| {
-            let upstream = grads.get_or_alloc_mut(&out)?[0];
-            for (g, d) in grads.get_or_alloc_mut(&inp)?.iter_mut().zip(&values) {
-                *g += upstream * d;
-            }
-            Ok(())
-        });
-    }
-    Ok(loss.put_tape(tape))
+    let gradient = outputs
+        .iter()
+        .zip(targets)
+        .map(|(&v, &y)| {
+            total += loss.value(v as f64, y as f64);
+            loss.gradient(v, y) / n as f32
+        })
+        .collect();
+    Ok(((total / n as f64) as f32, OutputGradient::Elementwise(gradient)))
 }
 
 #[cfg(test)]

@@ -10,16 +10,16 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use dfdx::prelude::{AsArray, Backward, Cpu, Gradients, OwnedTape, Tensor, TensorFromVec, Trace};
-use dfdx::shapes::HasShape;
+use dfdx::prelude::{Backward, Gradients, PutTape, SplitTape, TensorFromVec, Trace};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use crate::backprop::Chain;
 use crate::dataset::DenseDataset;
 use crate::layers::Rows;
-use crate::losses::{binary_cross_entropy, binary_hits, mean_squared_error, sparse_cross_entropy, DenseLoss};
+use crate::losses::{binary_hits, elementwise, softmax_cross_entropy, DenseLoss, OutputGradient};
 use crate::model::{argmax, Model};
 use crate::network::{Head, Network};
 use crate::optim::{AdamForm, Optimizer};
@@ -579,7 +579,6 @@ impl Trainer {
             weights,
             validation,
             batch_targets: Vec::new(),
-            scores: Vec::new(),
         };
         self.in_pool(|t| t.run(network, train.inputs(), &mut objective))
     }
@@ -645,7 +644,6 @@ impl Trainer {
             loss,
             validation,
             batch_targets: Vec::new(),
-            scores: Vec::new(),
         };
         self.in_pool(|t| t.run(network, train.inputs(), &mut objective))
     }
@@ -689,6 +687,9 @@ impl Trainer {
         let mut best: Option<Model> = None;
         let mut epochs = Vec::new();
         let mut stopped_early = false;
+        // a chain of dense blocks trains without the tape (the same numbers, bit for bit)
+        let mut chain = Chain::new(network);
+        let (mut xb, mut flat, mut scores) = (Vec::new(), vec![0.0f32; values.len()], Vec::new());
 
         for epoch in 1..=cfg.max_epochs {
             let epoch_start = Instant::now();
@@ -697,30 +698,47 @@ impl Trainer {
             }
             let (mut loss_sum, mut correct, mut steps) = (0.0f64, Some(0usize), 0usize);
             for (b, rows) in order.chunks(cfg.batch_size).enumerate() {
-                let mut xb = Vec::with_capacity(rows.len() * width);
+                xb.clear();
                 for &i in rows {
                     xb.extend_from_slice(&x[i * width..(i + 1) * width]);
                 }
-                let xt: Rows = model.dev.tensor_from_vec(xb, (rows.len(), width));
-                let logits = model
-                    .forward(xt.traced(Gradients::leaky()), None)
-                    .map_err(|e| Error::Data(format!("forward pass failed: {e:?}")))?;
-                let (loss, batch_correct) = objective.batch(logits, rows)?;
-                let value = loss.array();
-                if !value.is_finite() {
-                    return Err(Error::NonFiniteLoss { epoch, batch: b + 1, loss: value });
-                }
-                loss_sum += value as f64 * rows.len() as f64; // row-weighted, as Keras' loss tracker
+                let batch_correct = match chain.as_mut() {
+                    Some(chain) => {
+                        let outputs = chain.forward(&xb, rows.len(), &values);
+                        let (value, gradient, batch_correct) = objective.batch(outputs, network.outputs, rows)?;
+                        check_loss(value, epoch, b)?;
+                        loss_sum += value as f64 * rows.len() as f64; // row-weighted, as Keras' loss tracker
+                        gradient.add_to(1.0, chain.output_gradient());
+                        chain.backward(&xb, &values, &mut flat);
+                        opt.update(&mut values, &flat);
+                        batch_correct
+                    }
+                    None => {
+                        let xt: Rows = model.dev.tensor_from_vec(xb.clone(), (rows.len(), width));
+                        let (logits, tape) = model
+                            .forward(xt.traced(Gradients::leaky()), None)
+                            .map_err(|e| Error::Data(format!("forward pass failed: {e:?}")))?
+                            .split_tape();
+                        scores.resize(rows.len() * network.outputs, 0.0);
+                        logits.copy_into(&mut scores);
+                        let (value, gradient, batch_correct) = objective.batch(&scores, network.outputs, rows)?;
+                        check_loss(value, epoch, b)?;
+                        loss_sum += value as f64 * rows.len() as f64;
+                        let loss = crate::losses::taped(logits.put_tape(tape), value, gradient);
+                        // the flat gradient read in place (dfdx's `as_vec` walks it element by element)
+                        let mut grads = loss.backward();
+                        let flat = grads
+                            .get_or_alloc_mut(&model.params)
+                            .map_err(|e| Error::Data(format!("backward pass failed: {e:?}")))?;
+                        opt.update(&mut values, flat);
+                        model.params.copy_from(&values);
+                        batch_correct
+                    }
+                };
                 correct = correct.zip(batch_correct).map(|(a, b)| a + b);
                 steps += 1;
-                // the flat gradient read in place (dfdx's `as_vec` walks it element by element)
-                let mut grads = loss.backward();
-                let flat = grads
-                    .get_or_alloc_mut(&model.params)
-                    .map_err(|e| Error::Data(format!("backward pass failed: {e:?}")))?;
-                opt.update(&mut values, flat);
-                model.params.copy_from(&values);
             }
+            model.params.copy_from(&values);
             let val = objective.validate(&model)?;
             let log = EpochLog {
                 epoch,
@@ -799,12 +817,20 @@ impl Trainer {
     }
 }
 
-type Taped<S> = Tensor<S, f32, Cpu, OwnedTape<f32, Cpu>>;
+/// A batch's loss, unless it is not a finite number (`batch` counts from 0).
+fn check_loss(value: f32, epoch: usize, batch: usize) -> Result<()> {
+    match value.is_finite() {
+        true => Ok(()),
+        false => Err(Error::NonFiniteLoss { epoch, batch: batch + 1, loss: value }),
+    }
+}
 
-/// What a fit minimises: the loss of a batch (with the number of correct predictions, when
-/// accuracy applies) and the validation loss and accuracy after each epoch.
+/// What a fit minimises: the loss of a batch (with its gradient with respect to the outputs,
+/// and the number of correct predictions when accuracy applies) and the validation loss and
+/// accuracy after each epoch.
 trait Objective {
-    fn batch(&mut self, logits: Rows<OwnedTape<f32, Cpu>>, rows: &[usize]) -> Result<(Taped<()>, Option<usize>)>;
+    /// `outputs` are the network's raw outputs for the training rows `rows`, `width` per row.
+    fn batch(&mut self, outputs: &[f32], width: usize, rows: &[usize]) -> Result<(f32, OutputGradient, Option<usize>)>;
     fn validate(&self, model: &Model) -> Result<Option<(f64, Option<f64>)>>;
     /// Predictions judged per row: 1 for a class, one per output for multi-label.
     fn checks_per_row(&self) -> usize;
@@ -816,18 +842,15 @@ struct Classification<'a> {
     weights_f32: Option<Vec<f32>>,
     validation: Option<&'a Dataset>,
     batch_targets: Vec<usize>,
-    scores: Vec<f32>,
 }
 
 impl Objective for Classification<'_> {
-    fn batch(&mut self, logits: Rows<OwnedTape<f32, Cpu>>, rows: &[usize]) -> Result<(Taped<()>, Option<usize>)> {
-        let k = logits.shape().1;
+    fn batch(&mut self, outputs: &[f32], k: usize, rows: &[usize]) -> Result<(f32, OutputGradient, Option<usize>)> {
         self.batch_targets.clear();
         self.batch_targets.extend(rows.iter().map(|&i| self.targets[i]));
-        self.scores.resize(rows.len() * k, 0.0);
-        logits.copy_into(&mut self.scores);
-        let correct = self.scores.chunks(k).zip(&self.batch_targets).filter(|(s, &t)| argmax(s) == t).count();
-        Ok((sparse_cross_entropy(logits, &self.batch_targets, self.weights_f32.as_deref())?, Some(correct)))
+        let correct = outputs.chunks(k).zip(&self.batch_targets).filter(|(s, &t)| argmax(s) == t).count();
+        let (loss, gradient) = softmax_cross_entropy(outputs, k, &self.batch_targets, self.weights_f32.as_deref())?;
+        Ok((loss, gradient, Some(correct)))
     }
 
     fn validate(&self, model: &Model) -> Result<Option<(f64, Option<f64>)>> {
@@ -846,25 +869,17 @@ struct DenseObjective<'a> {
     loss: DenseLoss,
     validation: Option<&'a DenseDataset>,
     batch_targets: Vec<f32>,
-    scores: Vec<f32>,
 }
 
 impl Objective for DenseObjective<'_> {
-    fn batch(&mut self, logits: Rows<OwnedTape<f32, Cpu>>, rows: &[usize]) -> Result<(Taped<()>, Option<usize>)> {
-        let w = self.width;
+    fn batch(&mut self, outputs: &[f32], w: usize, rows: &[usize]) -> Result<(f32, OutputGradient, Option<usize>)> {
         self.batch_targets.clear();
         for &i in rows {
             self.batch_targets.extend_from_slice(&self.targets[i * w..(i + 1) * w]);
         }
-        match self.loss {
-            DenseLoss::BinaryCrossEntropy => {
-                self.scores.resize(rows.len() * w, 0.0);
-                logits.copy_into(&mut self.scores);
-                let correct = binary_hits(&self.scores, &self.batch_targets);
-                Ok((binary_cross_entropy(logits, &self.batch_targets)?, Some(correct)))
-            }
-            DenseLoss::MeanSquaredError => Ok((mean_squared_error(logits, &self.batch_targets)?, None)),
-        }
+        let correct = (self.loss == DenseLoss::BinaryCrossEntropy).then(|| binary_hits(outputs, &self.batch_targets));
+        let (loss, gradient) = elementwise(outputs, &self.batch_targets, self.loss)?;
+        Ok((loss, gradient, correct))
     }
 
     fn validate(&self, model: &Model) -> Result<Option<(f64, Option<f64>)>> {
