@@ -3,10 +3,10 @@
 //! every weight and bias straight into the flat gradient.
 //!
 //! Every number is the one dfdx's tape gives for the [`crate::layers`] operations, bit for bit
-//! (a test trains both ways and compares every parameter): the matrix products are the `gemm`
-//! calls dfdx 0.13's `matmul` makes, forward and backward (same shapes, strides and
-//! accumulation, so each value sums its products in the same order), and the bias, ReLU and
-//! tanh gradients follow the tape's operations element by element. What goes is the tape's
+//! (a test compares the gradients of five networks): the matrix products are the `gemm` calls
+//! dfdx 0.13's `matmul` makes, forward and backward (same shapes, strides and accumulation, so
+//! each value sums its products in the same order), and the bias, ReLU and tanh gradients
+//! follow the tape's operations element by element. What goes is the tape's
 //! bookkeeping: a fresh tensor and gradient buffer per operation, copies of the weights and
 //! activations, and the product for the input's gradient, which nothing reads. For the small
 //! layers of tabular models that was about half of a step.
@@ -18,8 +18,6 @@ use crate::network::{Activation, DenseBlock, Network};
 #[derive(Debug)]
 pub(crate) struct Chain {
     blocks: Vec<DenseBlock>,
-    /// What follows each block; the last block's outputs are raw (its head is in the loss).
-    activations: Vec<Activation>,
     /// Each block's output for the last batch.
     outputs: Vec<Vec<f32>>,
     /// The gradient with respect to the current block's output, and to its input.
@@ -35,13 +33,9 @@ impl Chain {
             return None;
         }
         let blocks = network.blocks();
-        let n = blocks.len();
-        let activations =
-            blocks.iter().enumerate().map(|(i, b)| if i + 1 < n { b.activation } else { Activation::Linear }).collect();
         Some(Chain {
-            outputs: vec![Vec::new(); n],
+            outputs: vec![Vec::new(); blocks.len()],
             blocks,
-            activations,
             grad: Vec::new(),
             grad_input: Vec::new(),
             rows: 0,
@@ -52,10 +46,10 @@ impl Chain {
     /// `values`, keeping every block's output for [`backward`](Self::backward).
     pub(crate) fn forward<'a>(&'a mut self, x: &'a [f32], rows: usize, values: &[f32]) -> &'a [f32] {
         let parallelism = dfdx_parallelism();
-        for (i, (b, activation)) in self.blocks.iter().zip(&self.activations).enumerate() {
+        for (i, b) in self.blocks.iter().enumerate() {
             let (done, rest) = self.outputs.split_at_mut(i);
             let src = done.last().map_or(x, |v| v.as_slice());
-            dense_block(src, rows, values, b, *activation, &mut rest[0], parallelism);
+            dense_block(src, rows, values, b, &mut rest[0], parallelism);
         }
         self.rows = rows;
         self.outputs.last().map_or(x, |v| v.as_slice())
@@ -82,7 +76,7 @@ impl Chain {
             let out = &self.outputs[l];
             // the tape's activation gradients: tanh writes `0 + (1 - y²)·g` into a fresh buffer,
             // ReLU keeps the gradient where its output is positive and writes +0 elsewhere
-            match self.activations[l] {
+            match b.activation {
                 Activation::Tanh => {
                     for (g, y) in self.grad.iter_mut().zip(out) {
                         *g = 0.0 + (1.0 - y.powi(2)) * *g;

@@ -165,7 +165,7 @@ pub(crate) fn join<T: Tape<f32, Cpu>>(first: &[Rows], last: Rows<T>) -> Rows<T> 
 /// what [`dense`] computes block after block, bit for bit — the matrix product is the same
 /// `gemm` call dfdx 0.13 makes (same shapes and strides, so the same summation order), then the
 /// bias, ReLU and tanh as [`dense`] applies them — but on two reused buffers instead of fresh
-/// tensors, and with the weights read in place. `activations[i]` is what follows block `i`;
+/// tensors, and with the weights read in place. Each block is followed by its own activation;
 /// `scratch` holds the blocks between. Scoring is a few thousand rows at a time, where dfdx's
 /// allocations and copies cost more than the products.
 pub(crate) fn dense_chain(
@@ -173,7 +173,6 @@ pub(crate) fn dense_chain(
     rows: usize,
     values: &[f32],
     blocks: &[DenseBlock],
-    activations: &[Activation],
     out: &mut Vec<f32>,
     scratch: &mut Vec<f32>,
 ) {
@@ -184,11 +183,11 @@ pub(crate) fn dense_chain(
         None => gemm::Parallelism::Rayon(rayon::current_num_threads()),
     };
     let mut input: Option<&[f32]> = Some(x);
-    for (i, (b, activation)) in blocks.iter().zip(activations).enumerate() {
+    for (i, b) in blocks.iter().enumerate() {
         // blocks alternate between `out` and `scratch`, so that the last one lands in `out`
         let (dst, src) = if (blocks.len() - i) % 2 == 1 { (&mut *out, &*scratch) } else { (&mut *scratch, &*out) };
         let src: &[f32] = input.take().unwrap_or(src);
-        dense_block(src, rows, values, b, *activation, dst, parallelism);
+        dense_block(src, rows, values, b, dst, parallelism);
     }
     if input.is_some() {
         out.clear();
@@ -203,10 +202,10 @@ pub(crate) fn dense_block(
     rows: usize,
     values: &[f32],
     b: &DenseBlock,
-    activation: Activation,
     dst: &mut Vec<f32>,
     parallelism: gemm::Parallelism,
 ) {
+    let activation = b.activation;
     let (o, k) = (b.units, b.inputs);
     assert_eq!(src.len(), rows * k, "rows × inputs values");
     dst.resize(rows * o, 0.0); // no need to clear: the product overwrites every value
@@ -253,30 +252,14 @@ pub(crate) fn product(
     assert!(dst.len() > (m - 1) * dst_rs + (n - 1) * dst_cs, "destination too short");
     assert!(k == 0 || lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs, "left operand too short");
     assert!(k == 0 || rhs.len() > (k - 1) * rhs_rs + (n - 1) * rhs_cs, "right operand too short");
+    let (d, l, r) = (dst.as_mut_ptr(), lhs.as_ptr(), rhs.as_ptr());
+    let alpha = if accumulate { 1.0 } else { 0.0 };
+    let (dc, dr, lc, lr, rc, rr) =
+        (dst_cs as isize, dst_rs as isize, lhs_cs as isize, lhs_rs as isize, rhs_cs as isize, rhs_rs as isize);
     // SAFETY: every element the sizes and strides address is inside its slice (checked above),
     // and `dst` is borrowed mutably, so it overlaps neither operand.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            dst_cs as isize,
-            dst_rs as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_cs as isize,
-            lhs_rs as isize,
-            rhs.as_ptr(),
-            rhs_cs as isize,
-            rhs_rs as isize,
-            if accumulate { 1.0 } else { 0.0 },
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        )
+        gemm::gemm(m, n, k, d, dc, dr, accumulate, l, lc, lr, r, rc, rr, alpha, 1.0, false, false, false, parallelism)
     }
 }
 

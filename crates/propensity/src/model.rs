@@ -16,7 +16,7 @@ use crate::dataset::DenseDataset;
 use crate::layers::{Flat, Rows};
 use crate::losses::DenseLoss;
 use crate::metrics::{DenseEvaluation, Evaluation};
-use crate::network::{Activation, Head, Network};
+use crate::network::{Head, Network};
 use crate::{Dataset, Error, Result};
 
 /// The device every model runs on: dfdx's CPU backend.
@@ -165,10 +165,8 @@ impl Model {
             start = branches;
             joined.expect("a network with branches has at least one")
         };
-        for (i, b) in blocks.iter().enumerate().take(depth).skip(start) {
-            // the last block's outputs are raw (the head's softmax or sigmoid is in the loss)
-            let activation = if i + 1 < blocks.len() { b.activation } else { Activation::Linear };
-            h = crate::layers::dense(h, params, &values, b, activation)?;
+        for b in blocks.iter().take(depth).skip(start) {
+            h = crate::layers::dense(h, params, &values, b, b.activation)?;
         }
         Ok(h)
     }
@@ -234,24 +232,13 @@ impl Model {
         if self.network.branches.is_empty() {
             // one chain of dense blocks: the same numbers without dfdx's tensors
             let depth = depth.unwrap_or(blocks.len()).min(blocks.len());
-            let activations: Vec<Activation> = (0..depth)
-                .map(|i| if i + 1 < blocks.len() { blocks[i].activation } else { Activation::Linear })
-                .collect();
             let mut values = vec![0.0f32; self.parameters()];
             self.params.copy_into(&mut values);
             CHAIN_BUFFERS.with(|buffers| {
                 let (chunk_out, scratch) = &mut *buffers.borrow_mut();
                 for chunk in x.axis_chunks_iter(ndarray::Axis(0), 65_536) {
                     let (rows, input) = (chunk.nrows(), chunk.as_slice().expect("standard layout"));
-                    crate::layers::dense_chain(
-                        input,
-                        rows,
-                        &values,
-                        &blocks[..depth],
-                        &activations,
-                        chunk_out,
-                        scratch,
-                    );
+                    crate::layers::dense_chain(input, rows, &values, &blocks[..depth], chunk_out, scratch);
                     out.extend_from_slice(chunk_out);
                 }
             });
@@ -368,7 +355,7 @@ mod tests {
 
     #[test]
     fn the_untaped_chain_gives_dfdxs_forward_pass_bit_for_bit() {
-        use crate::network::Layer;
+        use crate::network::{Activation, Layer};
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let mut tanh = Network::mlp(7, &[23, 9], 3, Head::Softmax);

@@ -128,7 +128,8 @@ pub(crate) struct DenseBlock {
     pub inputs: usize,
     /// Output width.
     pub units: usize,
-    /// Activation applied after it.
+    /// Activation applied after it; the output block's is always linear (its head, softmax or
+    /// sigmoid, is in the loss and in `predict_proba`).
     pub activation: Activation,
 }
 

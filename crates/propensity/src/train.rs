@@ -702,16 +702,13 @@ impl Trainer {
                 for &i in rows {
                     xb.extend_from_slice(&x[i * width..(i + 1) * width]);
                 }
-                let batch_correct = match chain.as_mut() {
+                let (value, batch_correct) = match chain.as_mut() {
                     Some(chain) => {
                         let outputs = chain.forward(&xb, rows.len(), &values);
                         let (value, gradient, batch_correct) = objective.batch(outputs, network.outputs, rows)?;
-                        check_loss(value, epoch, b)?;
-                        loss_sum += value as f64 * rows.len() as f64; // row-weighted, as Keras' loss tracker
                         gradient.add_to(1.0, chain.output_gradient());
                         chain.backward(&xb, &values, &mut flat);
-                        opt.update(&mut values, &flat);
-                        batch_correct
+                        (value, batch_correct)
                     }
                     None => {
                         let xt: Rows = model.dev.tensor_from_vec(xb.clone(), (rows.len(), width));
@@ -722,19 +719,24 @@ impl Trainer {
                         scores.resize(rows.len() * network.outputs, 0.0);
                         logits.copy_into(&mut scores);
                         let (value, gradient, batch_correct) = objective.batch(&scores, network.outputs, rows)?;
-                        check_loss(value, epoch, b)?;
-                        loss_sum += value as f64 * rows.len() as f64;
-                        let loss = crate::losses::taped(logits.put_tape(tape), value, gradient);
-                        // the flat gradient read in place (dfdx's `as_vec` walks it element by element)
-                        let mut grads = loss.backward();
-                        let flat = grads
-                            .get_or_alloc_mut(&model.params)
-                            .map_err(|e| Error::Data(format!("backward pass failed: {e:?}")))?;
-                        opt.update(&mut values, flat);
-                        model.params.copy_from(&values);
-                        batch_correct
+                        let mut grads = crate::losses::taped(logits.put_tape(tape), value, gradient).backward();
+                        // one copy of the flat gradient (dfdx's `as_vec` walks it element by element)
+                        flat.copy_from_slice(
+                            grads
+                                .get_or_alloc_mut(&model.params)
+                                .map_err(|e| Error::Data(format!("backward pass failed: {e:?}")))?,
+                        );
+                        (value, batch_correct)
                     }
                 };
+                if !value.is_finite() {
+                    return Err(Error::NonFiniteLoss { epoch, batch: b + 1, loss: value });
+                }
+                loss_sum += value as f64 * rows.len() as f64; // row-weighted, as Keras' loss tracker
+                opt.update(&mut values, &flat);
+                if chain.is_none() {
+                    model.params.copy_from(&values); // the next taped forward pass reads them
+                }
                 correct = correct.zip(batch_correct).map(|(a, b)| a + b);
                 steps += 1;
             }
@@ -814,14 +816,6 @@ impl Trainer {
             });
         }
         Ok(())
-    }
-}
-
-/// A batch's loss, unless it is not a finite number (`batch` counts from 0).
-fn check_loss(value: f32, epoch: usize, batch: usize) -> Result<()> {
-    match value.is_finite() {
-        true => Ok(()),
-        false => Err(Error::NonFiniteLoss { epoch, batch: batch + 1, loss: value }),
     }
 }
 
