@@ -9,7 +9,8 @@
 //! follow the tape's operations element by element. What goes is the tape's
 //! bookkeeping: a fresh tensor and gradient buffer per operation, copies of the weights and
 //! activations, and the product for the input's gradient, which nothing reads. For the small
-//! layers of tabular models that was about half of a step.
+//! layers of tabular models that was about a fifth of a step (audiobooks 0.35 → 0.29 s for
+//! 100 epochs, shopping 1.42 → 1.10 s for 150, `cargo bench --bench train`).
 
 use crate::layers::{dense_block, product};
 use crate::network::{Activation, DenseBlock, Network};
