@@ -187,6 +187,7 @@ pub(crate) fn dense_chain(
         // blocks alternate between `out` and `scratch`, so that the last one lands in `out`
         let (dst, src) = if (blocks.len() - i) % 2 == 1 { (&mut *out, &*scratch) } else { (&mut *scratch, &*out) };
         let src: &[f32] = input.take().unwrap_or(src);
+        dst.resize(rows * b.units, 0.0); // no need to clear: the product overwrites every value
         dense_block(src, rows, values, b, dst, parallelism);
     }
     if input.is_some() {
@@ -195,20 +196,20 @@ pub(crate) fn dense_chain(
     }
 }
 
-/// One block of [`dense_chain`]: `dst = activation(src · Wᵀ + b)` for `rows` rows, with the
-/// product computed by the `gemm` call dfdx 0.13's `matmul` makes.
+/// One block of [`dense_chain`]: `dst = activation(src · Wᵀ + b)` for `rows` rows (`dst` holds
+/// `rows × units` values), with the product computed by the `gemm` call dfdx 0.13's `matmul` makes.
 pub(crate) fn dense_block(
     src: &[f32],
     rows: usize,
     values: &[f32],
     b: &DenseBlock,
-    dst: &mut Vec<f32>,
+    dst: &mut [f32],
     parallelism: gemm::Parallelism,
 ) {
     let activation = b.activation;
     let (o, k) = (b.units, b.inputs);
     assert_eq!(src.len(), rows * k, "rows × inputs values");
-    dst.resize(rows * o, 0.0); // no need to clear: the product overwrites every value
+    assert_eq!(dst.len(), rows * o, "rows × units values");
     product(rows, o, k, dst, 1, o, false, src, 1, k, &values[b.at..b.at + o * k], k, 1, parallelism);
     let bias = &values[b.bias_at()..b.bias_at() + o];
     let relu = activation == Activation::Relu;

@@ -54,31 +54,91 @@ impl Optimizer {
         }
     }
 
-    /// One update of `params` with `grads`.
+    /// One update of `params` with `grads`. Each parameter's update reads only its own values,
+    /// so in a pool of two or more threads a long vector is updated in two halves at once.
     pub fn update(&mut self, params: &mut [f32], grads: &[f32]) {
         self.step = self.step.saturating_add(1);
-        let (lr, [b1, b2], eps) = (self.lr, self.betas, self.eps);
-        let moments = self.first.iter_mut().zip(self.second.iter_mut());
-        let rows = params.iter_mut().zip(grads.iter().copied()).zip(moments);
-        match (self.kind, self.form) {
+        let rule = Rule::of(self);
+        let n = params.len();
+        if n >= PARALLEL_FROM && rayon::current_num_threads() >= 2 {
+            let mid = n / 2;
+            let (pa, pb) = params.split_at_mut(mid);
+            let (fa, fb) = self.first.split_at_mut(mid);
+            let (sa, sb) = self.second.split_at_mut(mid);
+            rayon::join(|| rule.apply(pa, &grads[..mid], fa, sa), || rule.apply(pb, &grads[mid..], fb, sb));
+        } else {
+            rule.apply(params, grads, &mut self.first, &mut self.second);
+        }
+    }
+}
+
+/// The fewest parameters updated on two threads (below it, waking the second costs more).
+const PARALLEL_FROM: usize = 2048;
+
+/// One step's update rule, its step-dependent factors computed.
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    /// Bias corrections `1 / (1 − βᵗ)`.
+    AdamPytorch {
+        lr: f32,
+        b1: f32,
+        b2: f32,
+        eps: f32,
+        c1: f32,
+        c2: f32,
+    },
+    /// The step size with the bias correction folded in.
+    AdamKeras {
+        b1: f32,
+        b2: f32,
+        eps: f32,
+        alpha: f32,
+    },
+    Sgd {
+        lr: f32,
+        momentum: f32,
+    },
+    RmsProp {
+        lr: f32,
+        eps: f32,
+    },
+}
+
+impl Rule {
+    fn of(o: &Optimizer) -> Rule {
+        let (lr, [b1, b2], eps, t) = (o.lr, o.betas, o.eps, o.step);
+        match (o.kind, o.form) {
             (OptimizerKind::Adam, AdamForm::Pytorch) => {
-                let (c1, c2) = ((1.0 - b1.powi(self.step)).recip(), (1.0 - b2.powi(self.step)).recip());
+                let (c1, c2) = ((1.0 - b1.powi(t)).recip(), (1.0 - b2.powi(t)).recip());
+                Rule::AdamPytorch { lr, b1, b2, eps, c1, c2 }
+            }
+            (OptimizerKind::Adam, AdamForm::Keras) => {
+                Rule::AdamKeras { b1, b2, eps, alpha: lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t)) }
+            }
+            (OptimizerKind::Sgd, _) => Rule::Sgd { lr, momentum: o.momentum },
+            (OptimizerKind::RmsProp, _) => Rule::RmsProp { lr, eps },
+        }
+    }
+
+    /// The update of `params` with `grads` and their moments `first` and `second`.
+    fn apply(self, params: &mut [f32], grads: &[f32], first: &mut [f32], second: &mut [f32]) {
+        let rows = params.iter_mut().zip(grads.iter().copied()).zip(first.iter_mut().zip(second.iter_mut()));
+        match self {
+            Rule::AdamPytorch { lr, b1, b2, eps, c1, c2 } => {
                 for ((p, g), (m, v)) in rows {
                     *m = *m * b1 + g * (1.0 - b1);
                     *v = *v * b2 + g.powi(2) * (1.0 - b2);
                     *p -= lr * (*m * c1) / ((*v * c2).sqrt() + eps);
                 }
             }
-            (OptimizerKind::Adam, AdamForm::Keras) => {
-                let alpha = lr * (1.0 - b2.powi(self.step)).sqrt() / (1.0 - b1.powi(self.step));
+            Rule::AdamKeras { b1, b2, eps, alpha } => {
                 for ((p, g), (m, v)) in rows {
                     *m += (g - *m) * (1.0 - b1);
                     *v += (g * g - *v) * (1.0 - b2);
                     *p -= (*m * alpha) / (v.sqrt() + eps);
                 }
             }
-            (OptimizerKind::Sgd, _) => {
-                let u = self.momentum;
+            Rule::Sgd { lr, momentum: u } => {
                 for ((p, g), (velocity, _)) in rows {
                     let step = if u > 0.0 {
                         *velocity = g + u * *velocity;
@@ -89,7 +149,7 @@ impl Optimizer {
                     *p -= step;
                 }
             }
-            (OptimizerKind::RmsProp, _) => {
+            Rule::RmsProp { lr, eps } => {
                 // PyTorch's RMSprop (alpha 0.99): the square average starts at zero
                 for ((p, g), (_, square)) in rows {
                     *square += (1.0 - 0.99) * (g * g - *square);

@@ -124,8 +124,11 @@ pub struct TrainConfig {
     pub shuffle: Shuffle,
     /// How the weights start (Keras' or PyTorch's defaults).
     pub init: crate::model::Init,
-    /// Threads for the matrix products (0: all cores). Tabular models have small matrices, for
-    /// which one thread is fastest: splitting them costs more than it saves.
+    /// Threads for a training step (0: all cores). With two or more, a network without input
+    /// branches cuts each step in two halves that run at once — the forward pass by rows, each
+    /// layer's gradients by unit and by row, the optimizer by parameter — and gets the numbers of
+    /// one thread, bit for bit (more than two add nothing there). Tabular layers are too small
+    /// for `gemm` to split one product itself.
     pub threads: usize,
     /// Seeds the weight initialisation and the batch order.
     pub seed: u64,
@@ -147,7 +150,7 @@ impl Default for TrainConfig {
             early_stopping: Some(EarlyStoppingConfig::default()),
             shuffle: Shuffle::EveryEpoch,
             init: crate::model::Init::Keras,
-            threads: 1,
+            threads: 2,
             seed: 1,
         }
     }
