@@ -14,7 +14,7 @@
 
 use std::ops::Range;
 
-use crate::layers::{dense_block, product};
+use crate::layers::{column_sums, dense_block, product};
 use crate::network::{Activation, DenseBlock, Network};
 
 /// The largest product depth (`k`) a product is cut at: up to it `gemm` sums each value's
@@ -181,11 +181,7 @@ impl BlockStep<'_> {
         let i = self.input.len() / self.rows.max(1);
         if !cols.is_empty() {
             // the bias: column sums of the gradient, row after row
-            for row in self.grad.chunks_exact(o) {
-                for (s, g) in bias.iter_mut().zip(&row[cols.clone()]) {
-                    *s += g;
-                }
-            }
+            column_sums(self.grad, o, cols.clone(), bias);
             // the weight's gradient `inputᵀ · grad` (units × inputs, row-major, written through
             // the permuted weight's strides): the sizes and strides of dfdx's `matmul` backward
             let grad = &self.grad[cols.start..];

@@ -43,19 +43,19 @@ pub fn dense_layer<T: Tape<f32, Cpu>>(
     units: usize,
 ) -> Result<Rows<T>, <Cpu as HasErr>::Err> {
     let block = DenseBlock { at, inputs, units, activation: Activation::Linear };
-    dense(x, params, values, &block, Activation::Linear)
+    dense(x, params, values, &block)
 }
 
-/// [`dense_layer`] for a block of a network's layout, followed by `activation` (a ReLU is
-/// applied in the same pass as the bias, and its gradient mask in the same pass as the bias
-/// gradient: dfdx's ReLU kernels walk every element through strided index arithmetic).
+/// [`dense_layer`] for a block of a network's layout, followed by the block's activation (a
+/// ReLU is applied in the same pass as the bias, and its gradient mask in the same pass as the
+/// bias gradient: dfdx's ReLU kernels walk every element through strided index arithmetic).
 pub(crate) fn dense<T: Tape<f32, Cpu>>(
     x: Rows<T>,
     params: &Flat,
     values: &[f32],
     block: &DenseBlock,
-    activation: Activation,
 ) -> Result<Rows<T>, <Cpu as HasErr>::Err> {
+    let activation = block.activation;
     let (x, mut tape) = x.split_tape();
     let (o, i, at) = (block.units, block.inputs, block.at);
     let weight: Tensor<(usize, usize), f32, Cpu> = x.device().tensor_from_vec(values[at..at + o * i].to_vec(), (o, i));
@@ -91,14 +91,7 @@ fn add_bias_rows<T: Tape<f32, Cpu>>(x: Rows<T>, params: &Flat, bias: &[f32], bia
     let (rows, o) = (x.shape().0, bias.len());
     let mut buf = vec![0.0f32; rows * o];
     x.copy_into(&mut buf);
-    for row in buf.chunks_exact_mut(o) {
-        for (v, bb) in row.iter_mut().zip(bias) {
-            *v += bb;
-            if relu {
-                *v = v.max(0.0);
-            }
-        }
-    }
+    add_bias(&mut buf, bias, relu);
     x.copy_from(&buf);
     if T::OWNS_TAPE {
         let (out, p) = (x.ghost(), params.ghost());
@@ -110,11 +103,7 @@ fn add_bias_rows<T: Tape<f32, Cpu>>(x: Rows<T>, params: &Flat, bias: &[f32], bia
                 }
             }
             let mut sums = vec![0.0f32; o];
-            for row in g.chunks_exact(o) {
-                for (s, g) in sums.iter_mut().zip(row) {
-                    *s += g;
-                }
-            }
+            column_sums(g, o, 0..o, &mut sums);
             for (gb, s) in grads.get_or_alloc_mut(&p)?[bias_at..bias_at + o].iter_mut().zip(&sums) {
                 *gb += s;
             }
@@ -122,6 +111,28 @@ fn add_bias_rows<T: Tape<f32, Cpu>>(x: Rows<T>, params: &Flat, bias: &[f32], bia
         });
     }
     x.put_tape(tape)
+}
+
+/// `x[r, :] += bias` for every row of the row-major `x`, then `max(x, 0)` when `relu`.
+fn add_bias(x: &mut [f32], bias: &[f32], relu: bool) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v += b;
+            if relu {
+                *v = v.max(0.0);
+            }
+        }
+    }
+}
+
+/// `sums[j] += x[r, cols.start + j]` for every row `r` of the row-major `x` (`width` columns),
+/// row after row: the sums of the columns `cols`, added to `sums`.
+pub(crate) fn column_sums(x: &[f32], width: usize, cols: std::ops::Range<usize>, sums: &mut [f32]) {
+    for row in x.chunks_exact(width) {
+        for (s, v) in sums.iter_mut().zip(&row[cols.clone()]) {
+            *s += v;
+        }
+    }
 }
 
 /// Concatenates row blocks column-wise; the last block carries the tape, and the backward pass
@@ -211,16 +222,7 @@ pub(crate) fn dense_block(
     assert_eq!(src.len(), rows * k, "rows × inputs values");
     assert_eq!(dst.len(), rows * o, "rows × units values");
     product(rows, o, k, dst, 1, o, false, src, 1, k, &values[b.at..b.at + o * k], k, 1, parallelism);
-    let bias = &values[b.bias_at()..b.bias_at() + o];
-    let relu = activation == Activation::Relu;
-    for row in dst.chunks_exact_mut(o) {
-        for (v, bb) in row.iter_mut().zip(bias) {
-            *v += bb;
-            if relu {
-                *v = v.max(0.0);
-            }
-        }
-    }
+    add_bias(dst, &values[b.bias_at()..b.bias_at() + o], activation == Activation::Relu);
     if activation == Activation::Tanh {
         dst.iter_mut().for_each(|v| *v = v.tanh());
     }

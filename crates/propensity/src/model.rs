@@ -153,7 +153,7 @@ impl Model {
                     data.chunks_exact(width).flat_map(|r| r[from..from + b.inputs].iter().copied()).collect();
                 from += b.inputs;
                 let xb = self.dev.tensor_from_vec(block, (rows, b.inputs)).put_tape(tape);
-                let hb = crate::layers::dense(xb, params, &values, b, b.activation)?;
+                let hb = crate::layers::dense(xb, params, &values, b)?;
                 if i + 1 == branches {
                     joined = Some(crate::layers::join(&done, hb));
                     break;
@@ -166,7 +166,7 @@ impl Model {
             joined.expect("a network with branches has at least one")
         };
         for b in blocks.iter().take(depth).skip(start) {
-            h = crate::layers::dense(h, params, &values, b, b.activation)?;
+            h = crate::layers::dense(h, params, &values, b)?;
         }
         Ok(h)
     }
