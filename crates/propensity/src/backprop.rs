@@ -70,9 +70,10 @@ impl Chain {
                     blocks.iter().zip(&mut self.outputs).map(|(b, o)| o.split_at_mut(s * b.units)).unzip();
                 let (xa, xb) = x.split_at(s * width);
                 let none = gemm::Parallelism::None;
+                // the calling thread takes the larger half: the other one starts a little later
                 rayon::join(
-                    || forward_rows(xa, s, values, blocks, &mut top, none),
                     || forward_rows(xb, rows - s, values, blocks, &mut bottom, none),
+                    || forward_rows(xa, s, values, blocks, &mut top, none),
                 );
             }
             None => {
@@ -141,8 +142,8 @@ impl Chain {
                 };
                 let none = gemm::Parallelism::None;
                 rayon::join(
-                    || step.run(0..c, dw_a, bias_a, 0..s, below_a, none),
                     || step.run(c..o, dw_b, bias_b, s..rows, below_b, none),
+                    || step.run(0..c, dw_a, bias_a, 0..s, below_a, none),
                 );
             }
             if l > 0 {

@@ -65,7 +65,7 @@ impl Optimizer {
             let (pa, pb) = params.split_at_mut(mid);
             let (fa, fb) = self.first.split_at_mut(mid);
             let (sa, sb) = self.second.split_at_mut(mid);
-            rayon::join(|| rule.apply(pa, &grads[..mid], fa, sa), || rule.apply(pb, &grads[mid..], fb, sb));
+            rayon::join(|| rule.apply(pb, &grads[mid..], fb, sb), || rule.apply(pa, &grads[..mid], fa, sa));
         } else {
             rule.apply(params, grads, &mut self.first, &mut self.second);
         }
