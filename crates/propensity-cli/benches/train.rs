@@ -1,6 +1,6 @@
 //! Training benchmark. Audiobooks: full 100-epoch fits (no early stopping, batch 100, the
-//! 3,579-row train split) on the default two threads and on one, and early-stopping fits. Shopping: the tutorial's 150 epochs × 148
-//! batches of 64. With a peer Python given, the PyTorch plain loops of
+//! 3,579-row train split) on the default two threads and on one, and early-stopping fits.
+//! Shopping: the tutorial's 150 epochs × 148 batches of 64, on two threads and on one. With a peer Python given, the PyTorch plain loops of
 //! `../shared/anchors/torch_audiobooks.py` (on the same `.npz` files) and `torch_shopping.py`,
 //! and Keras' `fit` of `keras_audiobooks.py`, run in the same command and the ratios are printed.
 //! The peers run on one thread, their fastest for these small layers (PyTorch's loop took

@@ -72,7 +72,8 @@ impl Optimizer {
     }
 }
 
-/// The fewest parameters updated on two threads (below it, waking the second costs more).
+/// The fewest parameters updated on two threads: a chosen size, not a measured break-even (the
+/// audiobooks network has 3,202 parameters, shopping's 4,035, so both are split).
 const PARALLEL_FROM: usize = 2048;
 
 /// One step's update rule, its step-dependent factors computed.
