@@ -21,13 +21,8 @@
 
 use std::ops::Range;
 
-use crate::layers::{column_sums, dense_block, product};
+use crate::layers::{column_sums, dense_block, product, ONE_PASS_DEPTH};
 use crate::network::{Activation, DenseBlock, Network};
-
-/// The largest product depth (`k`) a product is cut at: up to it `gemm` sums each value's
-/// products in one pass, whatever the product's other sizes (beyond it, in blocks sized by
-/// them), so the parts give the whole product's values bit for bit.
-const MAX_CUT_DEPTH: usize = 512;
 
 /// The buffers of [`Chain::forward`] and [`Chain::backward`], sized on the first batch.
 #[derive(Debug)]
@@ -65,7 +60,7 @@ impl Chain {
         for (b, out) in self.blocks.iter().zip(&mut self.outputs) {
             out.resize(rows * b.units, 0.0); // every value is overwritten
         }
-        let cut = match self.blocks.iter().all(|b| b.inputs <= MAX_CUT_DEPTH) {
+        let cut = match self.blocks.iter().all(|b| b.inputs <= ONE_PASS_DEPTH) {
             true => halves(rows, 8),
             false => None,
         };
@@ -132,8 +127,8 @@ impl Chain {
                 below: (l > 0).then(|| (self.blocks[l - 1].activation, self.outputs[l - 1].as_slice())),
             };
             // the weight's gradient sums over the rows, the input's over the units
-            let cols = if rows <= MAX_CUT_DEPTH { halves(o, 4) } else { None };
-            let cut_rows = if below.is_some() && o <= MAX_CUT_DEPTH { halves(rows, 8) } else { None };
+            let cols = if rows <= ONE_PASS_DEPTH { halves(o, 4) } else { None };
+            let cut_rows = if below.is_some() && o <= ONE_PASS_DEPTH { halves(rows, 8) } else { None };
             if cols.is_none() && cut_rows.is_none() {
                 step.run(0..o, dw, bias, 0..rows, below, dfdx_parallelism());
             } else {

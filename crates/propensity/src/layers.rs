@@ -13,7 +13,11 @@ use dfdx::prelude::{Axes2, Cpu, HasErr, PutTape, SplitTape, Tape, Tensor, Tensor
 use dfdx::shapes::HasShape;
 use dfdx::tensor_ops::PermuteTo;
 
+use crate::dense_kernel::Kernel;
 use crate::network::{Activation, DenseBlock};
+
+/// Rows below which [`dense_block`] does not split its rows between threads.
+const PARALLEL_ROWS: usize = 256;
 
 /// A batch of rows with a run-time width, optionally carrying a gradient tape.
 pub type Rows<T = dfdx::prelude::NoneTape> = Tensor<(usize, usize), f32, Cpu, T>;
@@ -173,10 +177,9 @@ pub(crate) fn join<T: Tape<f32, Cpu>>(first: &[Rows], last: Rows<T>) -> Rows<T> 
 }
 
 /// The untaped forward pass of a chain of dense blocks over `rows` rows of `x` (row-major):
-/// what [`dense`] computes block after block, bit for bit — the matrix product is the same
-/// `gemm` call dfdx 0.13 makes (same shapes and strides, so the same summation order), then the
-/// bias, ReLU and tanh as [`dense`] applies them — but on two reused buffers instead of fresh
-/// tensors, and with the weights read in place. Each block is followed by its own activation;
+/// what [`dense`] computes block after block, bit for bit — each block by [`dense_block`], whose
+/// products sum in dfdx 0.13's `gemm` order, then the bias, ReLU and tanh as [`dense`] applies
+/// them — but on two reused buffers instead of fresh tensors. Each block is followed by its own activation;
 /// `scratch` holds the blocks between. Scoring is a few thousand rows at a time, where dfdx's
 /// allocations and copies cost more than the products.
 pub(crate) fn dense_chain(
@@ -208,7 +211,9 @@ pub(crate) fn dense_chain(
 }
 
 /// One block of [`dense_chain`]: `dst = activation(src · Wᵀ + b)` for `rows` rows (`dst` holds
-/// `rows × units` values), with the product computed by the `gemm` call dfdx 0.13's `matmul` makes.
+/// `rows × units` values), what dfdx 0.13's `matmul` and [`dense`] compute, bit for bit: by the
+/// [`Kernel`] where the CPU has it (its rows split between threads under
+/// `Parallelism::Rayon`), else by [`gemm_block`].
 pub(crate) fn dense_block(
     src: &[f32],
     rows: usize,
@@ -217,16 +222,44 @@ pub(crate) fn dense_block(
     dst: &mut [f32],
     parallelism: gemm::Parallelism,
 ) {
-    let activation = b.activation;
     let (o, k) = (b.units, b.inputs);
     assert_eq!(src.len(), rows * k, "rows × inputs values");
     assert_eq!(dst.len(), rows * o, "rows × units values");
+    let Some(kernel) = Kernel::new(values, b, rows) else {
+        return gemm_block(src, rows, values, b, dst, parallelism);
+    };
+    match parallelism {
+        gemm::Parallelism::Rayon(n) if n > 1 && rows >= 2 * PARALLEL_ROWS => {
+            use rayon::prelude::*;
+            let part = rows.div_ceil(n).max(PARALLEL_ROWS);
+            src.par_chunks(part * k).zip(dst.par_chunks_mut(part * o)).for_each(|(s, d)| kernel.run(s, s.len() / k, d));
+        }
+        _ => kernel.run(src, rows, dst),
+    }
+}
+
+/// [`dense_block`] by the `gemm` call dfdx 0.13's `matmul` makes, then the bias and activation.
+pub(crate) fn gemm_block(
+    src: &[f32],
+    rows: usize,
+    values: &[f32],
+    b: &DenseBlock,
+    dst: &mut [f32],
+    parallelism: gemm::Parallelism,
+) {
+    let (o, k) = (b.units, b.inputs);
     product(rows, o, k, dst, 1, o, false, src, 1, k, &values[b.at..b.at + o * k], k, 1, parallelism);
-    add_bias(dst, &values[b.bias_at()..b.bias_at() + o], activation == Activation::Relu);
-    if activation == Activation::Tanh {
+    add_bias(dst, &values[b.bias_at()..b.bias_at() + o], b.activation == Activation::Relu);
+    if b.activation == Activation::Tanh {
         dst.iter_mut().for_each(|v| *v = v.tanh());
     }
 }
+
+/// The deepest product `gemm` sums in one pass: its block depth `kc` is `k.min(512)` for small
+/// products and at least that for large ones (`kernel_params`' `.max(512).min(k)`), so up to
+/// this depth every value sums its products one after the other, whatever the product's other
+/// sizes (beyond it, in blocks sized by them).
+pub(crate) const ONE_PASS_DEPTH: usize = 512;
 
 /// `dst (m × n) = lhs (m × k) · rhs (k × n)`, or `dst += …` with `accumulate`, each operand given
 /// by its column and row strides: `gemm::gemm` with the arguments dfdx 0.13's CPU `matmul` passes

@@ -34,6 +34,7 @@ pub mod clickstream;
 pub mod clv;
 pub mod crossval;
 pub mod dataset;
+mod dense_kernel;
 pub mod display;
 pub mod eda;
 pub mod encode;

@@ -443,7 +443,7 @@ impl EveryNth {
 
 impl Callback for EveryNth {
     fn on_epoch_end(&mut self, log: &EpochLog, max_epochs: usize) {
-        if log.epoch % self.n == 0 || log.epoch == max_epochs {
+        if log.epoch.is_multiple_of(self.n) || log.epoch == max_epochs {
             match log.val_loss {
                 Some(v) => println!("epoch {:3} loss {:.4} val_loss {v:.4}", log.epoch, log.loss),
                 None => println!("epoch {:3} loss {:.4}", log.epoch, log.loss),
