@@ -1,28 +1,30 @@
-//! A dense block's forward pass, `activation(x · Wᵀ + b)`, as one kernel on AVX2 + FMA or
-//! AVX-512: the bias and the ReLU are applied in registers as each tile of outputs is stored, the
-//! rows are read in place, and the weights are laid out once per call instead of `gemm`'s packing
-//! of both operands on every call.
+//! Small matrix products as one kernel on AVX2 + FMA or AVX-512, with `gemm`'s numbers: a dense
+//! block's forward pass, `activation(x · Wᵀ + b)`, with the bias and the ReLU applied in
+//! registers as each tile of outputs is stored, and the backward pass's products, added to their
+//! destination. The left operand is read in place by its strides and the right one by rows,
+//! where `gemm` packs both on every call.
 //!
 //! **Same numbers as `gemm`.** `gemm` 0.15's microkernels start each output at zero and add its
-//! products one input after the other with a fused multiply-add, in one pass when the depth is at
-//! most its block depth ([`ONE_PASS_DEPTH`]), then store the sum unchanged (`beta` =
-//! 1). This kernel does exactly that for every output, whatever the tile it falls in and whatever
-//! the vector width (a fused multiply-add rounds each lane alone), so its results are `gemm`'s bit
-//! for bit wherever `gemm` uses those microkernels (tested on random shapes, on both instruction
-//! sets). `gemm` takes other paths for a depth of at most 2 and for a single row; [`Kernel::new`]
-//! declines those, as it does on a CPU without AVX2 and FMA, and the caller calls `gemm`.
+//! products one after the other with a fused multiply-add, in one pass when the depth is at most
+//! its block depth ([`ONE_PASS_DEPTH`]), then store the sum (`beta` = 1) or add it to the
+//! destination (`alpha` = 1). This kernel does exactly that for every output, whatever the tile
+//! it falls in and whatever the vector width (a fused multiply-add rounds each lane alone), so
+//! its results are `gemm`'s bit for bit wherever `gemm` uses those microkernels (tested on
+//! random shapes on both instruction sets, and by the training step's test against dfdx's
+//! tape). `gemm` takes other paths for a depth of at most 2 and for a single row or column;
+//! [`product`] declines those, as it does on a CPU without AVX2 and FMA, and the caller calls
+//! `gemm`.
 //!
-//! **Why.** Scoring runs the 10-50-50-2 audiobooks network over a few thousand rows at a time,
-//! where `gemm` packs the operands, writes the products, and a second pass adds the bias. This
-//! kernel keeps 12 (AVX2) or 24 (AVX-512) accumulators in registers and writes each output once;
-//! gemm 0.15 itself uses AVX-512 only with its `nightly` feature (see the scoring figures in the
-//! README).
+//! **Why.** The audiobooks network is 10-50-50-2: `gemm` spends more on packing and on its
+//! general tiling than on products this small. This kernel keeps 12 (AVX2) or 24 (AVX-512)
+//! accumulators in registers and writes each output once; `gemm` 0.15 uses AVX-512 only with its
+//! `nightly` feature (see the scoring and training figures in the README).
 
 use crate::layers::ONE_PASS_DEPTH;
 use crate::network::{Activation, DenseBlock};
 
-/// Lanes the weights' rows are padded to: whole vectors of either instruction set.
-const PAD: usize = 16;
+/// Rows below which [`product`] does not split its rows between threads.
+const PARALLEL_ROWS: usize = 256;
 
 /// The vector instructions the kernel runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,13 +35,104 @@ enum Isa {
     Avx512,
 }
 
-/// A dense block's weights laid out for the kernel: `Wᵀ` (inputs × units, each row padded with
-/// zeros to a multiple of 16 lanes) and the bias, padded likewise.
+/// The operands of `lhs (m × k) · rhs (k × n)`: `lhs[r, p]` at `r · lhs_rs + p · lhs_cs`,
+/// `rhs[p, j]` at `p · rhs_rs + j` (rows contiguous).
+#[derive(Clone, Copy)]
+pub(crate) struct Operands<'a> {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub lhs: &'a [f32],
+    pub lhs_rs: usize,
+    pub lhs_cs: usize,
+    pub rhs: &'a [f32],
+    pub rhs_rs: usize,
+}
+
+/// What becomes of each sum `s` of products.
+#[derive(Clone, Copy)]
+pub(crate) enum Then<'a> {
+    /// `dst = s`.
+    Store,
+    /// `dst = dst + s`.
+    Add,
+    /// `dst = s + bias[j]`, then `max(·, 0)` when `relu`.
+    Bias { bias: &'a [f32], relu: bool },
+}
+
+/// `dst[r · dst_rs + j] = then(Σ_p lhs[r, p] · rhs[p, j])` by the kernel, its rows split between
+/// threads under `Parallelism::Rayon` from 512 rows; `false` (and nothing written) where `gemm`
+/// would take another path or the CPU lacks the instructions.
+pub(crate) fn product(
+    ops: Operands<'_>,
+    then: Then<'_>,
+    dst: &mut [f32],
+    dst_rs: usize,
+    parallelism: gemm::Parallelism,
+) -> bool {
+    match isa() {
+        Some(isa) => product_on(isa, ops, then, dst, dst_rs, parallelism),
+        None => false,
+    }
+}
+
+fn product_on(
+    isa: Isa,
+    ops: Operands<'_>,
+    then: Then<'_>,
+    dst: &mut [f32],
+    dst_rs: usize,
+    parallelism: gemm::Parallelism,
+) -> bool {
+    let Operands { m, n, k, lhs, lhs_rs, lhs_cs, rhs, rhs_rs } = ops;
+    if m < 2 || n < 2 || !(3..=ONE_PASS_DEPTH).contains(&k) {
+        return false;
+    }
+    assert!(lhs.len() > (m - 1) * lhs_rs + (k - 1) * lhs_cs, "left operand too short");
+    assert!(rhs.len() >= (k - 1) * rhs_rs + n, "right operand too short");
+    assert!(dst.len() >= (m - 1) * dst_rs + n && dst_rs >= n, "destination too short");
+    if let Then::Bias { bias, .. } = then {
+        assert!(bias.len() >= n, "a bias for every column");
+    }
+    match parallelism {
+        gemm::Parallelism::Rayon(threads) if threads > 1 && m >= 2 * PARALLEL_ROWS => {
+            use rayon::prelude::*;
+            let part = m.div_ceil(threads).max(PARALLEL_ROWS);
+            dst[..(m - 1) * dst_rs + n].par_chunks_mut(part * dst_rs).enumerate().for_each(|(c, d)| {
+                let rows = part.min(m - c * part);
+                let ops = Operands { m: rows, lhs: &lhs[c * part * lhs_rs..], ..ops };
+                // SAFETY: the checks above, for the rows of this part
+                unsafe { run(isa, ops, then, d, dst_rs) }
+            });
+        }
+        // SAFETY: checked above: every value the sizes and strides address is in its slice
+        _ => unsafe { run(isa, ops, then, dst, dst_rs) },
+    }
+    true
+}
+
+/// Runs the kernel on `isa`, which the CPU has. Safety: the operands and `dst` hold every value
+/// their sizes and strides address.
+unsafe fn run(isa: Isa, ops: Operands<'_>, then: Then<'_>, dst: &mut [f32], dst_rs: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let job = x86::Job::new(ops, then, dst, dst_rs);
+        match isa {
+            Isa::Avx2 => x86::run_avx2(&job),
+            Isa::Avx512 => x86::run_avx512(&job),
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (isa, ops, then, dst, dst_rs);
+        unreachable!("isa() is None off x86-64")
+    }
+}
+
+/// A dense block's weights laid out for [`product`]: `Wᵀ` (inputs × units, row-major).
 pub(crate) struct Kernel {
     inputs: usize,
     units: usize,
-    /// Values per row of `wt`.
-    stride: usize,
     wt: Vec<f32>,
     bias: Vec<f32>,
     activation: Activation,
@@ -47,48 +140,40 @@ pub(crate) struct Kernel {
 }
 
 impl Kernel {
-    /// The kernel for `block` of the parameters `values`, or `None` where `gemm`'s own paths
-    /// would be used (see the module's notes): no AVX2 + FMA, a depth outside 3..=[`ONE_PASS_DEPTH`],
-    /// fewer than two rows.
+    /// The kernel for `block` of the parameters `values` over `rows` rows, or `None` where
+    /// [`product`] declines (see the module's notes).
     pub(crate) fn new(values: &[f32], block: &DenseBlock, rows: usize) -> Option<Kernel> {
         Kernel::on(isa()?, values, block, rows)
     }
 
     /// [`Kernel::new`] on the instructions `isa`, which the CPU must have.
     fn on(isa: Isa, values: &[f32], block: &DenseBlock, rows: usize) -> Option<Kernel> {
-        if rows < 2 || !(3..=ONE_PASS_DEPTH).contains(&block.inputs) || block.units == 0 {
+        let (k, o) = (block.inputs, block.units);
+        if rows < 2 || o < 2 || !(3..=ONE_PASS_DEPTH).contains(&k) {
             return None;
         }
-        let (k, o) = (block.inputs, block.units);
-        let stride = o.div_ceil(PAD) * PAD;
-        let mut wt = vec![0.0f32; k * stride];
-        let w = &values[block.at..block.at + o * k];
-        for (j, row) in w.chunks_exact(k).enumerate() {
+        let mut wt = vec![0.0f32; k * o];
+        for (j, row) in values[block.at..block.at + o * k].chunks_exact(k).enumerate() {
             for (p, &v) in row.iter().enumerate() {
-                wt[p * stride + j] = v;
+                wt[p * o + j] = v;
             }
         }
-        let mut bias = vec![0.0f32; stride];
-        bias[..o].copy_from_slice(&values[block.bias_at()..block.bias_at() + o]);
-        Some(Kernel { inputs: k, units: o, stride, wt, bias, activation: block.activation, isa })
+        let bias = values[block.bias_at()..block.bias_at() + o].to_vec();
+        Some(Kernel { inputs: k, units: o, wt, bias, activation: block.activation, isa })
     }
 
     /// `dst = activation(src · Wᵀ + b)` for the `rows` rows of the row-major `src` (`rows ×
     /// inputs`) into the row-major `dst` (`rows × units`).
-    pub(crate) fn run(&self, src: &[f32], rows: usize, dst: &mut [f32]) {
-        assert_eq!(src.len(), rows * self.inputs, "rows × inputs values");
-        assert_eq!(dst.len(), rows * self.units, "rows × units values");
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `new` checked that the CPU has the instructions; the sizes were checked above,
-        // and the padded weights and bias hold whole vectors.
-        unsafe {
-            match self.isa {
-                Isa::Avx2 => x86::run_avx2(self, src, rows, dst),
-                Isa::Avx512 => x86::run_avx512(self, src, rows, dst),
-            }
+    pub(crate) fn run(&self, src: &[f32], rows: usize, dst: &mut [f32], parallelism: gemm::Parallelism) {
+        let (k, o) = (self.inputs, self.units);
+        assert_eq!(src.len(), rows * k, "rows × inputs values");
+        assert_eq!(dst.len(), rows * o, "rows × units values");
+        let ops = Operands { m: rows, n: o, k, lhs: src, lhs_rs: k, lhs_cs: 1, rhs: &self.wt, rhs_rs: o };
+        let then = Then::Bias { bias: &self.bias, relu: self.activation == Activation::Relu };
+        assert!(product_on(self.isa, ops, then, dst, o, parallelism), "`new` took this shape");
+        if self.activation == Activation::Tanh {
+            dst.iter_mut().for_each(|y| *y = y.tanh());
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        unreachable!("Kernel::new declines without AVX2 and FMA")
     }
 }
 
@@ -116,8 +201,50 @@ fn isa() -> Option<Isa> {
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::Kernel;
-    use crate::network::Activation;
+    use super::{Operands, Then};
+
+    /// A product as raw pointers, for the kernels.
+    pub(super) struct Job {
+        m: usize,
+        n: usize,
+        k: usize,
+        lhs: *const f32,
+        lhs_rs: usize,
+        lhs_cs: usize,
+        rhs: *const f32,
+        rhs_rs: usize,
+        dst: *mut f32,
+        dst_rs: usize,
+        /// The bias, or null.
+        bias: *const f32,
+        relu: bool,
+        add: bool,
+    }
+
+    impl Job {
+        pub(super) fn new(ops: Operands<'_>, then: Then<'_>, dst: &mut [f32], dst_rs: usize) -> Job {
+            let (bias, relu, add) = match then {
+                Then::Store => (std::ptr::null(), false, false),
+                Then::Add => (std::ptr::null(), false, true),
+                Then::Bias { bias, relu } => (bias.as_ptr(), relu, false),
+            };
+            Job {
+                m: ops.m,
+                n: ops.n,
+                k: ops.k,
+                lhs: ops.lhs.as_ptr(),
+                lhs_rs: ops.lhs_rs,
+                lhs_cs: ops.lhs_cs,
+                rhs: ops.rhs.as_ptr(),
+                rhs_rs: ops.rhs_rs,
+                dst: dst.as_mut_ptr(),
+                dst_rs,
+                bias,
+                relu,
+                add,
+            }
+        }
+    }
 
     /// The vector operations the kernel needs, for one instruction set.
     trait Simd {
@@ -125,7 +252,9 @@ mod x86 {
         const LANES: usize;
         type V: Copy;
         unsafe fn zero() -> Self::V;
-        unsafe fn load(p: *const f32) -> Self::V;
+        /// Loads the first `lanes` lanes from `p` (all of them when `lanes` ≥ [`Self::LANES`]),
+        /// the others zero.
+        unsafe fn load(p: *const f32, lanes: usize) -> Self::V;
         unsafe fn splat(p: *const f32) -> Self::V;
         /// `a · b + c`, rounded once.
         unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
@@ -138,6 +267,14 @@ mod x86 {
 
     struct Avx2;
 
+    impl Avx2 {
+        #[inline(always)]
+        unsafe fn mask(lanes: usize) -> __m256i {
+            let mask: [i32; 8] = std::array::from_fn(|l| if l < lanes { -1 } else { 0 });
+            _mm256_loadu_si256(mask.as_ptr().cast())
+        }
+    }
+
     impl Simd for Avx2 {
         const LANES: usize = 8;
         type V = __m256;
@@ -146,8 +283,12 @@ mod x86 {
             _mm256_setzero_ps()
         }
         #[inline(always)]
-        unsafe fn load(p: *const f32) -> __m256 {
-            _mm256_loadu_ps(p)
+        unsafe fn load(p: *const f32, lanes: usize) -> __m256 {
+            if lanes >= 8 {
+                _mm256_loadu_ps(p)
+            } else {
+                _mm256_maskload_ps(p, Avx2::mask(lanes))
+            }
         }
         #[inline(always)]
         unsafe fn splat(p: *const f32) -> __m256 {
@@ -170,8 +311,7 @@ mod x86 {
             if lanes >= 8 {
                 _mm256_storeu_ps(p, v)
             } else {
-                let mask: [i32; 8] = std::array::from_fn(|l| if l < lanes { -1 } else { 0 });
-                _mm256_maskstore_ps(p, _mm256_loadu_si256(mask.as_ptr().cast()), v)
+                _mm256_maskstore_ps(p, Avx2::mask(lanes), v)
             }
         }
     }
@@ -186,8 +326,12 @@ mod x86 {
             _mm512_setzero_ps()
         }
         #[inline(always)]
-        unsafe fn load(p: *const f32) -> __m512 {
-            _mm512_loadu_ps(p)
+        unsafe fn load(p: *const f32, lanes: usize) -> __m512 {
+            if lanes >= 16 {
+                _mm512_loadu_ps(p)
+            } else {
+                _mm512_maskz_loadu_ps(((1u32 << lanes) - 1) as u16, p)
+            }
         }
         #[inline(always)]
         unsafe fn splat(p: *const f32) -> __m512 {
@@ -215,82 +359,88 @@ mod x86 {
         }
     }
 
-    /// Every tile of rows × vectors of outputs, with AVX2: rows in tiles of `R`, output vectors
-    /// in groups of `V` — at most 12 accumulators, so that they, the weight vectors or the
-    /// broadcast inputs (whichever are fewer) and one more value fit in the 16 registers.
+    /// The whole product with AVX2: rows in tiles of `R`, whole output vectors in groups of `V`
+    /// — at most 12 accumulators, so that they, the weight vectors or the broadcast inputs
+    /// (whichever are fewer) and one more value fit in the 16 registers — then the last,
+    /// partial vector of every row, 8 rows at a time.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn run_avx2(kernel: &Kernel, src: &[f32], rows: usize, dst: &mut [f32]) {
+    pub(super) unsafe fn run_avx2(job: &Job) {
+        let whole = job.n / Avx2::LANES;
         let mut v0 = 0;
-        let vectors = kernel.units.div_ceil(Avx2::LANES);
-        while v0 < vectors {
-            let group = match vectors - v0 {
+        while v0 < whole {
+            let group = match whole - v0 {
                 n @ 1..=6 => n,
                 7 => 4,
                 _ => 6,
             };
             match group {
-                1 => columns::<Avx2, 8, 1>(kernel, src, rows, dst, v0),
-                2 => columns::<Avx2, 6, 2>(kernel, src, rows, dst, v0),
-                3 => columns::<Avx2, 4, 3>(kernel, src, rows, dst, v0),
-                4 => columns::<Avx2, 3, 4>(kernel, src, rows, dst, v0),
-                5 => columns::<Avx2, 2, 5>(kernel, src, rows, dst, v0),
-                _ => columns::<Avx2, 2, 6>(kernel, src, rows, dst, v0),
+                1 => columns::<Avx2, 8, 1, false>(job, v0),
+                2 => columns::<Avx2, 6, 2, false>(job, v0),
+                3 => columns::<Avx2, 4, 3, false>(job, v0),
+                4 => columns::<Avx2, 3, 4, false>(job, v0),
+                5 => columns::<Avx2, 2, 5, false>(job, v0),
+                _ => columns::<Avx2, 2, 6, false>(job, v0),
             }
             v0 += group;
+        }
+        if !job.n.is_multiple_of(Avx2::LANES) {
+            columns::<Avx2, 8, 1, true>(job, whole);
         }
     }
 
     /// [`run_avx2`] with AVX-512's 32 registers of 16 lanes: at most 24 accumulators.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn run_avx512(kernel: &Kernel, src: &[f32], rows: usize, dst: &mut [f32]) {
+    pub(super) unsafe fn run_avx512(job: &Job) {
+        let whole = job.n / Avx512::LANES;
         let mut v0 = 0;
-        let vectors = kernel.units.div_ceil(Avx512::LANES);
-        while v0 < vectors {
-            let group = (vectors - v0).min(6);
+        while v0 < whole {
+            let group = (whole - v0).min(6);
             match group {
-                1 => columns::<Avx512, 16, 1>(kernel, src, rows, dst, v0),
-                2 => columns::<Avx512, 8, 2>(kernel, src, rows, dst, v0),
-                3 => columns::<Avx512, 6, 3>(kernel, src, rows, dst, v0),
-                4 => columns::<Avx512, 6, 4>(kernel, src, rows, dst, v0),
-                5 => columns::<Avx512, 4, 5>(kernel, src, rows, dst, v0),
-                _ => columns::<Avx512, 4, 6>(kernel, src, rows, dst, v0),
+                1 => columns::<Avx512, 16, 1, false>(job, v0),
+                2 => columns::<Avx512, 8, 2, false>(job, v0),
+                3 => columns::<Avx512, 6, 3, false>(job, v0),
+                4 => columns::<Avx512, 6, 4, false>(job, v0),
+                5 => columns::<Avx512, 4, 5, false>(job, v0),
+                _ => columns::<Avx512, 4, 6, false>(job, v0),
             }
             v0 += group;
         }
+        if !job.n.is_multiple_of(Avx512::LANES) {
+            columns::<Avx512, 16, 1, true>(job, whole);
+        }
     }
 
-    /// The output vectors `v0 .. v0 + V` of every row, `R` rows at a time; a last tile of fewer
-    /// rows repeats its last row in the unused places and stores only its own.
+    /// The output vectors `v0 .. v0 + V` of every row (the last one partial when the columns
+    /// end inside it), `R` rows at a time; a last tile of fewer rows repeats its last row in the
+    /// unused places and stores only its own.
     #[inline(always)]
-    unsafe fn columns<S: Simd, const R: usize, const V: usize>(
-        kernel: &Kernel,
-        src: &[f32],
-        rows: usize,
-        dst: &mut [f32],
-        v0: usize,
-    ) {
-        let (k, o, stride) = (kernel.inputs, kernel.units, kernel.stride);
-        let wt = kernel.wt.as_ptr().add(v0 * S::LANES);
+    unsafe fn columns<S: Simd, const R: usize, const V: usize, const TAIL: bool>(job: &Job, v0: usize) {
+        let (k, n) = (job.k, job.n);
+        // lanes of each vector: all of them but in the last, partial vector
+        let lanes: [usize; V] = std::array::from_fn(|v| if TAIL { n - (v0 + v) * S::LANES } else { S::LANES });
+        let rhs = job.rhs.add(v0 * S::LANES);
         let mut r0 = 0;
-        while r0 < rows {
-            let live = R.min(rows - r0);
-            let x: [*const f32; R] = std::array::from_fn(|r| src.as_ptr().add((r0 + r.min(live - 1)) * k));
+        while r0 < job.m {
+            let live = R.min(job.m - r0);
+            let x: [*const f32; R] = std::array::from_fn(|r| job.lhs.add((r0 + r.min(live - 1)) * job.lhs_rs));
             let mut acc = [[S::zero(); V]; R];
             for p in 0..k {
-                let w = wt.add(p * stride);
-                // each output: `acc = fma(w, x, acc)`, input after input, as gemm's microkernels
+                let w = rhs.add(p * job.rhs_rs);
+                let at = p * job.lhs_cs;
+                // each output: `acc = fma(w, x, acc)`, one product after the other, as gemm's
+                // microkernels
                 if V <= R {
-                    let b: [S::V; V] = std::array::from_fn(|v| S::load(w.add(v * S::LANES)));
+                    let b: [S::V; V] = std::array::from_fn(|v| S::load(w.add(v * S::LANES), lanes[v]));
                     for (row, x) in acc.iter_mut().zip(&x) {
-                        let a = S::splat(x.add(p));
+                        let a = S::splat(x.add(at));
                         for (sum, b) in row.iter_mut().zip(&b) {
                             *sum = S::fma(*b, a, *sum);
                         }
                     }
                 } else {
-                    let a: [S::V; R] = std::array::from_fn(|r| S::splat(x[r].add(p)));
+                    let a: [S::V; R] = std::array::from_fn(|r| S::splat(x[r].add(at)));
                     for v in 0..V {
-                        let b = S::load(w.add(v * S::LANES));
+                        let b = S::load(w.add(v * S::LANES), lanes[v]);
                         for (row, a) in acc.iter_mut().zip(&a) {
                             row[v] = S::fma(b, *a, row[v]);
                         }
@@ -298,24 +448,22 @@ mod x86 {
                 }
             }
             for (r, acc) in acc.iter().enumerate().take(live) {
-                let row = dst.as_mut_ptr().add((r0 + r) * o);
+                let row = job.dst.add((r0 + r) * job.dst_rs);
                 for (v, &sum) in acc.iter().enumerate() {
                     let col = (v0 + v) * S::LANES;
-                    let mut y = S::add(sum, S::load(kernel.bias.as_ptr().add(col)));
-                    if kernel.activation == Activation::Relu {
-                        y = S::relu(y);
+                    let mut y = sum;
+                    if job.add {
+                        y = S::add(S::load(row.add(col), lanes[v]), y);
+                    } else if !job.bias.is_null() {
+                        y = S::add(y, S::load(job.bias.add(col), lanes[v]));
+                        if job.relu {
+                            y = S::relu(y);
+                        }
                     }
-                    S::store(row.add(col), y, o - col);
+                    S::store(row.add(col), y, lanes[v]);
                 }
             }
             r0 += R;
-        }
-        if kernel.activation == Activation::Tanh {
-            for row in dst.chunks_exact_mut(o) {
-                for y in &mut row[(v0 * S::LANES).min(o)..((v0 + V) * S::LANES).min(o)] {
-                    *y = y.tanh();
-                }
-            }
         }
     }
 }
@@ -323,75 +471,131 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::{dense_block, gemm_block};
+    use crate::layers::{dense_block, gemm_block, gemm_product};
     use rand::{Rng, SeedableRng};
 
-    /// Random shapes (and the audiobooks network's), each activation, with weights and inputs of
-    /// mixed scales, exact zeros and negative zeros.
-    fn cases() -> Vec<(DenseBlock, Vec<f32>, usize, Vec<f32>)> {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let shapes =
-            [(100, 10, 50), (4096, 50, 50), (4096, 50, 2), (37, 3, 1), (2, 512, 65), (9, 17, 8), (1000, 33, 113)];
-        let random: Vec<_> =
-            (0..60).map(|_| (rng.gen_range(2..200), rng.gen_range(3..120), rng.gen_range(1..130))).collect();
-        let mut value = move |_| match rng.gen_range(0..20) {
-            0 => 0.0,
-            1 => -0.0,
-            _ => rng.gen_range(-1.0f32..1.0) * 10f32.powi(rng.gen_range(-3..3)),
-        };
-        shapes
-            .into_iter()
-            .chain(random)
-            .enumerate()
-            .map(|(n, (rows, k, o))| {
-                let activation = [Activation::Relu, Activation::Tanh, Activation::Linear][n % 3];
-                let block = DenseBlock { at: 3, inputs: k, units: o, activation };
-                let values = (0..3 + block.parameters()).map(&mut value).collect();
-                (block, values, rows, (0..rows * k).map(&mut value).collect())
-            })
-            .collect()
+    /// Random sizes (and the audiobooks network's), with values of mixed scales, exact zeros and
+    /// negative zeros.
+    struct Cases {
+        rng: rand::rngs::StdRng,
+    }
+
+    impl Cases {
+        fn new(seed: u64) -> Cases {
+            Cases { rng: rand::rngs::StdRng::seed_from_u64(seed) }
+        }
+
+        fn values(&mut self, n: usize) -> Vec<f32> {
+            (0..n)
+                .map(|_| match self.rng.gen_range(0..20) {
+                    0 => 0.0,
+                    1 => -0.0,
+                    _ => self.rng.gen_range(-1.0f32..1.0) * 10f32.powi(self.rng.gen_range(-3..3)),
+                })
+                .collect()
+        }
+
+        /// (rows, inputs, units): fixed ones, then random ones.
+        fn shapes(&mut self) -> Vec<(usize, usize, usize)> {
+            let fixed =
+                [(100, 10, 50), (4096, 50, 50), (4096, 50, 2), (37, 3, 2), (2, 512, 65), (9, 17, 8), (1000, 33, 113)];
+            let random: Vec<_> = (0..60)
+                .map(|_| (self.rng.gen_range(2..200), self.rng.gen_range(3..120), self.rng.gen_range(2..130)))
+                .collect();
+            fixed.into_iter().chain(random).collect()
+        }
     }
 
     fn bits(v: &[f32]) -> Vec<u32> {
         v.iter().map(|x| x.to_bits()).collect()
     }
 
-    #[test]
-    fn every_instruction_set_gives_gemms_numbers_bit_for_bit() {
-        let isas: Vec<Isa> = match isa() {
+    /// The instruction sets this CPU has.
+    fn isas() -> Vec<Isa> {
+        match isa() {
             Some(Isa::Avx512) => vec![Isa::Avx2, Isa::Avx512],
             Some(Isa::Avx2) => vec![Isa::Avx2],
-            None => return eprintln!("no AVX2 + FMA here: the kernel is never used"),
-        };
-        for (block, values, rows, src) in cases() {
-            let (o, k) = (block.units, block.inputs);
+            None => vec![],
+        }
+    }
+
+    #[test]
+    fn the_forward_pass_gives_gemms_numbers_bit_for_bit_on_every_instruction_set() {
+        let mut cases = Cases::new(3);
+        for (n, (rows, k, o)) in cases.shapes().into_iter().enumerate() {
+            let activation = [Activation::Relu, Activation::Tanh, Activation::Linear][n % 3];
+            let block = DenseBlock { at: 3, inputs: k, units: o, activation };
+            let (values, src) = (cases.values(3 + block.parameters()), cases.values(rows * k));
             let mut theirs = vec![f32::NAN; rows * o];
             gemm_block(&src, rows, &values, &block, &mut theirs, gemm::Parallelism::None);
-            for &isa in &isas {
-                let mut ours = vec![f32::NAN; rows * o];
-                Kernel::on(isa, &values, &block, rows).expect("a shape the kernel takes").run(&src, rows, &mut ours);
-                assert_eq!(
-                    bits(&ours),
-                    bits(&theirs),
-                    "{isa:?}: {rows} rows × {k} inputs → {o} units, {:?}",
-                    block.activation
-                );
+            for isa in isas() {
+                for threads in [gemm::Parallelism::None, gemm::Parallelism::Rayon(2)] {
+                    let mut ours = vec![f32::NAN; rows * o];
+                    let kernel = Kernel::on(isa, &values, &block, rows).expect("a shape the kernel takes");
+                    kernel.run(&src, rows, &mut ours, threads);
+                    assert_eq!(
+                        bits(&ours),
+                        bits(&theirs),
+                        "{isa:?} {threads:?}: {rows} rows × {k} inputs → {o} units, {activation:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_backward_products_give_gemms_numbers_bit_for_bit_on_every_instruction_set() {
+        let mut cases = Cases::new(4);
+        for (rows, i, o) in cases.shapes() {
+            // as the training step calls them: the input's gradient `g · W` (rows × inputs) and
+            // the weight's `gᵀ · x` (units × inputs, written through transposed strides), added
+            // to what the destination holds
+            let (g, w, x) = (cases.values(rows * o), cases.values(o * i), cases.values(rows * i));
+            let start = cases.values(rows.max(o) * i);
+            let mut theirs = start.clone();
+            gemm_product(rows, i, o, &mut theirs, 1, i, true, &g, 1, o, &w, 1, i, gemm::Parallelism::None);
+            for isa in isas() {
+                let mut ours = start.clone();
+                let ops = Operands { m: rows, n: i, k: o, lhs: &g, lhs_rs: o, lhs_cs: 1, rhs: &w, rhs_rs: i };
+                let taken = product_on(isa, ops, Then::Add, &mut ours, i, gemm::Parallelism::Rayon(2));
+                assert_eq!(taken, o >= 3, "{rows} × {o} · {o} × {i}");
+                if taken {
+                    assert_eq!(bits(&ours), bits(&theirs), "{isa:?}: g · W, {rows} × {o} · {o} × {i}");
+                }
+            }
+            if rows < 3 {
+                continue;
+            }
+            let mut theirs = start.clone();
+            gemm_product(i, o, rows, &mut theirs, i, 1, true, &x, i, 1, &g, 1, o, gemm::Parallelism::None);
+            for isa in isas() {
+                let mut ours = start.clone();
+                let ops = Operands { m: o, n: i, k: rows, lhs: &g, lhs_rs: 1, lhs_cs: o, rhs: &x, rhs_rs: i };
+                let taken = product_on(isa, ops, Then::Add, &mut ours, i, gemm::Parallelism::None);
+                assert_eq!(taken, rows <= ONE_PASS_DEPTH, "{o} × {rows} · {rows} × {i}");
+                if taken {
+                    assert_eq!(bits(&ours), bits(&theirs), "{isa:?}: gᵀ · x, {o} × {rows} · {rows} × {i}");
+                }
             }
         }
     }
 
     #[test]
     fn a_dense_block_gives_the_same_numbers_on_one_thread_or_two_and_declines_gemms_other_paths() {
-        for (block, values, rows, src) in cases() {
-            let (mut one, mut two) = (vec![f32::NAN; rows * block.units], vec![f32::NAN; rows * block.units]);
+        let mut cases = Cases::new(5);
+        for (rows, k, o) in cases.shapes() {
+            let block = DenseBlock { at: 0, inputs: k, units: o, activation: Activation::Relu };
+            let (values, src) = (cases.values(block.parameters()), cases.values(rows * k));
+            let (mut one, mut two) = (vec![f32::NAN; rows * o], vec![f32::NAN; rows * o]);
             dense_block(&src, rows, &values, &block, &mut one, gemm::Parallelism::None);
             dense_block(&src, rows, &values, &block, &mut two, gemm::Parallelism::Rayon(2));
-            assert_eq!(bits(&one), bits(&two), "{rows} rows × {} inputs", block.inputs);
+            assert_eq!(bits(&one), bits(&two), "{rows} rows × {k} inputs");
         }
-        let block = |inputs| DenseBlock { at: 0, inputs, units: 4, activation: Activation::Relu };
-        let values = vec![0.5; 4 * 300];
-        assert!(Kernel::new(&values, &block(2), 10).is_none(), "gemm's path for a depth of 2");
-        assert!(Kernel::new(&values, &block(513), 10).is_none(), "deeper than one pass");
-        assert!(Kernel::new(&values, &block(3), 1).is_none(), "gemm's path for one row");
+        let block = |inputs, units| DenseBlock { at: 0, inputs, units, activation: Activation::Relu };
+        let values = vec![0.5; 4 * 600];
+        assert!(Kernel::new(&values, &block(2, 4), 10).is_none(), "gemm's path for a depth of 2");
+        assert!(Kernel::new(&values, &block(513, 4), 10).is_none(), "deeper than one pass");
+        assert!(Kernel::new(&values, &block(3, 4), 1).is_none(), "gemm's path for one row");
+        assert!(Kernel::new(&values, &block(3, 1), 10).is_none(), "gemm's path for one column");
     }
 }

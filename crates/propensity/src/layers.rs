@@ -13,11 +13,8 @@ use dfdx::prelude::{Axes2, Cpu, HasErr, PutTape, SplitTape, Tape, Tensor, Tensor
 use dfdx::shapes::HasShape;
 use dfdx::tensor_ops::PermuteTo;
 
-use crate::dense_kernel::Kernel;
+use crate::dense_kernel::{self, Kernel, Operands};
 use crate::network::{Activation, DenseBlock};
-
-/// Rows below which [`dense_block`] does not split its rows between threads.
-const PARALLEL_ROWS: usize = 256;
 
 /// A batch of rows with a run-time width, optionally carrying a gradient tape.
 pub type Rows<T = dfdx::prelude::NoneTape> = Tensor<(usize, usize), f32, Cpu, T>;
@@ -225,16 +222,9 @@ pub(crate) fn dense_block(
     let (o, k) = (b.units, b.inputs);
     assert_eq!(src.len(), rows * k, "rows × inputs values");
     assert_eq!(dst.len(), rows * o, "rows × units values");
-    let Some(kernel) = Kernel::new(values, b, rows) else {
-        return gemm_block(src, rows, values, b, dst, parallelism);
-    };
-    match parallelism {
-        gemm::Parallelism::Rayon(n) if n > 1 && rows >= 2 * PARALLEL_ROWS => {
-            use rayon::prelude::*;
-            let part = rows.div_ceil(n).max(PARALLEL_ROWS);
-            src.par_chunks(part * k).zip(dst.par_chunks_mut(part * o)).for_each(|(s, d)| kernel.run(s, s.len() / k, d));
-        }
-        _ => kernel.run(src, rows, dst),
+    match Kernel::new(values, b, rows) {
+        Some(kernel) => kernel.run(src, rows, dst, parallelism),
+        None => gemm_block(src, rows, values, b, dst, parallelism),
     }
 }
 
@@ -262,11 +252,51 @@ pub(crate) fn gemm_block(
 pub(crate) const ONE_PASS_DEPTH: usize = 512;
 
 /// `dst (m × n) = lhs (m × k) · rhs (k × n)`, or `dst += …` with `accumulate`, each operand given
-/// by its column and row strides: `gemm::gemm` with the arguments dfdx 0.13's CPU `matmul` passes
-/// it (`alpha` 1 when accumulating, `beta` 1), so every value sums its products in dfdx's order.
-/// Panics when a slice is too short for its size and strides.
+/// by its column and row strides: what `gemm::gemm` computes with the arguments dfdx 0.13's CPU
+/// `matmul` passes it (`alpha` 1 when accumulating, `beta` 1), so every value sums its products
+/// in dfdx's order — by [`dense_kernel::product`] where it takes the shape and layout, else by
+/// `gemm` itself. Panics when a slice is too short for its size and strides.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn product(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_cs: usize,
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_cs: usize,
+    lhs_rs: usize,
+    rhs: &[f32],
+    rhs_cs: usize,
+    rhs_rs: usize,
+    parallelism: gemm::Parallelism,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    // the kernel, where the destination's rows and the right operand's are contiguous (or their
+    // columns: the transposed product, whose values are the same sums)
+    let then = if accumulate { dense_kernel::Then::Add } else { dense_kernel::Then::Store };
+    let by_rows = dst_cs == 1 && rhs_cs == 1;
+    let ops = match by_rows {
+        true => Operands { m, n, k, lhs, lhs_rs, lhs_cs, rhs, rhs_rs },
+        false => Operands { m: n, n: m, k, lhs: rhs, lhs_rs: rhs_cs, lhs_cs: rhs_rs, rhs: lhs, rhs_rs: lhs_cs },
+    };
+    let taken = match (by_rows, dst_rs == 1 && lhs_rs == 1) {
+        (true, _) => dense_kernel::product(ops, then, dst, dst_rs, parallelism),
+        (false, true) => dense_kernel::product(ops, then, dst, dst_cs, parallelism),
+        (false, false) => false,
+    };
+    if !taken {
+        gemm_product(m, n, k, dst, dst_cs, dst_rs, accumulate, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, parallelism);
+    }
+}
+
+/// [`product`] by `gemm::gemm` itself.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_product(
     m: usize,
     n: usize,
     k: usize,
