@@ -1,10 +1,12 @@
 //! Training benchmark. Audiobooks: full 100-epoch fits (no early stopping, batch 100, the
 //! 3,579-row train split) on the default two threads and on one, and early-stopping fits.
-//! Shopping: the tutorial's 150 epochs × 148 batches of 64, on two threads and on one. With a peer Python given, the PyTorch plain loops of
-//! `../shared/anchors/torch_audiobooks.py` (on the same `.npz` files) and `torch_shopping.py`,
-//! and Keras' `fit` of `keras_audiobooks.py`, run in the same command and the ratios are printed.
+//! Shopping: the tutorial's 150 epochs × 148 batches of 64, on two threads and on one. With a
+//! peer Python given, the PyTorch plain loops of `../shared/anchors/torch_audiobooks.py` (on the
+//! same `.npz` files) and `torch_shopping.py`, and Keras' `fit` of `keras_audiobooks.py`, run in
+//! the same command and the ratios are printed.
 //! The peers run on one thread, their fastest for these small layers (PyTorch's loop took
-//! 1.27–1.34 s on one thread and 1.48–1.71 s on two here, 2026-12-03).
+//! 1.27–1.34 s on one thread and 1.48–1.71 s on two on the Xeon, 2026-12-03; 1.18–1.29 s and
+//! 4.18–5.06 s on the EPYC, 2026-12-04).
 //!
 //! `cargo bench -p propensity-cli --bench train`
 //! `PEER_PYTHON=/path/to/venv/bin/python cargo bench -p propensity-cli --bench train`
