@@ -26,8 +26,9 @@ use crate::network::{Activation, DenseBlock};
 /// Rows below which [`product`] does not split its rows between threads.
 const PARALLEL_ROWS: usize = 256;
 
-/// The vector instructions the kernel runs on.
+/// The vector instructions the kernel runs on (none off x86-64, where `gemm` runs every product).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 enum Isa {
     /// 8 lanes, 16 registers.
     Avx2,
@@ -51,6 +52,7 @@ pub(crate) struct Operands<'a> {
 
 /// What becomes of each sum `s` of products.
 #[derive(Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) enum Then<'a> {
     /// `dst = s`.
     Store,
