@@ -14,12 +14,13 @@
 //!
 //! In a rayon pool of two or more threads, each step is cut in two halves that run at once: the
 //! forward pass by rows, each block's weight and bias gradients by output unit and its input's
-//! gradient by row. Every value still sums its products in one `gemm` pass in the same order, so
-//! the numbers are one thread's, bit for bit (the test runs both). On `gemm`'s kernels two threads
-//! gained 1.10–1.16× (audiobooks 0.160 → 0.146 s, shopping 0.609 → 0.527 s, medians of five
-//! alternate runs on a 2-core Xeon); on [`crate::dense_kernel`] the halves are a few microseconds
-//! each and one thread is as fast as two (0.081–0.083 s on two, 0.084–0.086 s on one for
-//! audiobooks, 0.33 s and 0.32 s for shopping, `cargo bench --bench train` on a 2-core EPYC).
+//! gradient by row. Every value still sums its products in one pass in the same order (the
+//! kernel's or `gemm`'s, see [`crate::layers`]), so the numbers are one thread's, bit for bit (the
+//! test runs both). On `gemm`'s kernels two threads gained 1.10–1.16× (audiobooks 0.160 → 0.146 s,
+//! shopping 0.609 → 0.527 s, medians of five alternate runs on a 2-core Xeon); on
+//! [`crate::dense_kernel`] the halves are a few microseconds each and one thread is as fast as two
+//! (0.081–0.083 s on two, 0.084–0.086 s on one for audiobooks, 0.33 s and 0.32 s for shopping,
+//! `cargo bench --bench train` on a 2-core EPYC).
 
 use std::ops::Range;
 
