@@ -60,6 +60,7 @@ pub mod runs;
 pub mod saved;
 pub mod score;
 pub mod shopping;
+mod svg_compact;
 pub mod synth;
 pub mod table;
 pub mod task;
