@@ -3,7 +3,8 @@
 //! the rows are standardized into the network's `f32` inputs.
 
 use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{DataType, Date32Type, Float64Type, Schema};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, Schema};
 use propensity::pipeline::{Cell, FittedFeature, FittedPipeline};
 
 use crate::{Error, Result};
@@ -57,47 +58,73 @@ pub(crate) struct Encoded {
     pub bad: Vec<(usize, String)>,
 }
 
-/// Runs `pipeline` over the columns `bound` of `columns`, step by step.
+/// Runs `pipeline` over the columns `bound` of `columns`, step by step, each step writing its
+/// inputs standardized (`((v − mean) / scale) as f32`, in `f64` as the scaler computes them) into
+/// its place of every row; the rows that could not be read are then dropped.
 pub(crate) fn encode(pipeline: &FittedPipeline, bound: &Bound, columns: &[ArrayRef], input: &str) -> Result<Encoded> {
     let rows = columns.first().map_or(0, |c| c.len());
     let width = pipeline.width();
-    let mut x = vec![0.0f64; rows * width];
+    // every step writes each of its places in every good row
+    let mut x = vec![0.0f32; rows * width];
     let mut bad: Vec<(usize, String)> = vec![];
     let mut offset = 0;
     for (f, &c) in pipeline.features.iter().zip(&bound.columns) {
-        encode_step(f, &columns[c], offset, width, &mut x, &mut bad, input)?;
+        let places = offset..offset + f.width();
+        let scale = pipeline.scaler.as_ref().map(|s| (&s.mean[places.clone()], &s.scale[places]));
+        let mut out = Out { x: &mut x, width, offset, scale };
+        encode_step(f, &columns[c], &mut out, &mut bad, input)?;
         offset += f.width();
     }
     // the first bad column of each row: steps ran in order, so a stable sort keeps it first
     bad.sort_by_key(|(i, _)| *i);
     bad.dedup_by_key(|(i, _)| *i);
     let mut good = Vec::with_capacity(rows - bad.len());
-    let mut out = Vec::with_capacity((rows - bad.len()) * width);
     let mut next_bad = bad.iter().map(|(i, _)| *i).peekable();
     for i in 0..rows {
         if next_bad.peek() == Some(&i) {
             next_bad.next();
             continue;
         }
-        good.push(i);
-        let row = &x[i * width..(i + 1) * width];
-        match &pipeline.scaler {
-            Some(s) => {
-                out.extend(row.iter().zip(s.mean.iter().zip(&s.scale)).map(|(v, (m, sd))| ((v - m) / sd) as f32))
-            }
-            None => out.extend(row.iter().map(|&v| v as f32)),
+        if good.len() < i {
+            // a bad row before this one: move the row up into its place
+            x.copy_within(i * width..(i + 1) * width, good.len() * width);
         }
+        good.push(i);
     }
-    Ok(Encoded { x: out, good, bad })
+    x.truncate(good.len() * width);
+    Ok(Encoded { x, good, bad })
 }
 
-/// One step over its whole column: values go to `x[row * width + offset ..]`, bad cells to `bad`.
+/// Where a step writes: its first place in each row of `x` (`width` places a row), and the
+/// scaler's means and scales for its places.
+struct Out<'a> {
+    x: &'a mut [f32],
+    width: usize,
+    offset: usize,
+    scale: Option<(&'a [f64], &'a [f64])>,
+}
+
+impl Out<'_> {
+    /// Row `i`'s values of this step, standardized.
+    #[inline]
+    fn put(&mut self, i: usize, values: &[f64]) {
+        let row = &mut self.x[i * self.width + self.offset..][..values.len()];
+        match self.scale {
+            Some((mean, scale)) => {
+                for (((y, v), m), s) in row.iter_mut().zip(values).zip(mean).zip(scale) {
+                    *y = ((v - m) / s) as f32;
+                }
+            }
+            None => row.iter_mut().zip(values).for_each(|(y, &v)| *y = v as f32),
+        }
+    }
+}
+
+/// One step over its column, by the column's Arrow type.
 fn encode_step(
     f: &FittedFeature,
     array: &ArrayRef,
-    offset: usize,
-    width: usize,
-    x: &mut [f64],
+    out: &mut Out<'_>,
     bad: &mut Vec<(usize, String)>,
     input: &str,
 ) -> Result<()> {
@@ -105,7 +132,7 @@ fn encode_step(
     let mut put = |i: usize, cell: Cell<'_>| {
         one.clear();
         match f.encode_cell(cell, &mut one) {
-            Ok(()) => x[i * width + offset..][..one.len()].copy_from_slice(&one),
+            Ok(()) => out.put(i, &one),
             Err(m) => bad.push((i, format!("column `{}`: {m}", f.column()))),
         }
     };
@@ -135,32 +162,19 @@ fn encode_step(
             (0..a.len()).for_each(|i| put(i, day(i)));
         }
         DataType::Date64 | DataType::Timestamp(..) => {
-            return encode_step(f, &cast(&DataType::Date32)?, offset, width, x, bad, input);
+            return encode_step(f, &cast(&DataType::Date32)?, out, bad, input);
         }
         DataType::Dictionary(_, v) => {
             let to = if v.is_numeric() { DataType::Float64 } else { v.as_ref().clone() };
-            return encode_step(f, &cast(&to)?, offset, width, x, bad, input);
+            return encode_step(f, &cast(&to)?, out, bad, input);
         }
         DataType::Float64 => {
             // NaN is how pandas and numpy mark a missing number: it is read as missing
             let a = array.as_primitive::<Float64Type>();
             if let FittedFeature::Numeric { column, fill, log1p } = f {
-                // the common case without the per-cell dispatch: floats into a numeric step
-                let values = a.values();
-                for (i, &v) in values.iter().enumerate() {
-                    let v = match v {
-                        v if v.is_nan() || a.is_null(i) => None,
-                        v if v.is_finite() => Some(v),
-                        v => {
-                            bad.push((i, format!("column `{column}`: expected a finite number, found {v}")));
-                            continue;
-                        }
-                    };
-                    match propensity::pipeline::numeric(v, *fill, *log1p) {
-                        Ok(v) => x[i * width + offset] = v,
-                        Err(m) => bad.push((i, format!("column `{column}`: {m}"))),
-                    }
-                }
+                // the common case without the per-cell dispatch: numbers into a numeric step
+                let read = |r: std::ops::Range<usize>, buf: &mut [f64]| buf.copy_from_slice(&a.values()[r]);
+                numbers(a.len(), read, a.logical_nulls(), (column, *fill, *log1p), out, bad);
                 return Ok(());
             }
             let number = |i| {
@@ -173,7 +187,18 @@ fn encode_step(
             };
             (0..a.len()).for_each(|i| put(i, number(i)));
         }
-        t if t.is_numeric() => return encode_step(f, &cast(&DataType::Float64)?, offset, width, x, bad, input),
+        DataType::Int64 => {
+            let FittedFeature::Numeric { column, fill, log1p } = f else {
+                return encode_step(f, &cast(&DataType::Float64)?, out, bad, input);
+            };
+            // whole numbers (counts, days) read as `f64`, as Arrow's cast reads them, without the cast
+            let a = array.as_primitive::<Int64Type>();
+            let read = |r: std::ops::Range<usize>, buf: &mut [f64]| {
+                buf.iter_mut().zip(&a.values()[r]).for_each(|(b, &v)| *b = v as f64)
+            };
+            numbers(a.len(), read, a.logical_nulls(), (column, *fill, *log1p), out, bad);
+        }
+        t if t.is_numeric() => return encode_step(f, &cast(&DataType::Float64)?, out, bad, input),
         t => {
             return Err(Error::Schema {
                 input: input.into(),
@@ -182,6 +207,58 @@ fn encode_step(
         }
     }
     Ok(())
+}
+
+/// A numeric step over a column of numbers: a null or NaN is missing (filled, or the row is
+/// bad), an infinity is bad. `read` copies the numbers of a range of rows into a buffer.
+///
+/// Chunk by chunk: a chunk of finite numbers without nulls (no log1p) is standardized in one
+/// tight loop the compiler vectorizes, then stored in its rows; any other chunk goes number by
+/// number. Both compute `((v − mean) / scale) as f32`, so the inputs are the same either way.
+fn numbers(
+    rows: usize,
+    read: impl Fn(std::ops::Range<usize>, &mut [f64]),
+    nulls: Option<NullBuffer>,
+    (column, fill, log1p): (&str, Option<f64>, bool),
+    out: &mut Out<'_>,
+    bad: &mut Vec<(usize, String)>,
+) {
+    const CHUNK: usize = 512;
+    let nulls = nulls.filter(|n| n.null_count() > 0);
+    let (mut buf, mut std) = ([0.0f64; CHUNK], [0.0f32; CHUNK]);
+    for start in (0..rows).step_by(CHUNK) {
+        let len = CHUNK.min(rows - start);
+        let (buf, std) = (&mut buf[..len], &mut std[..len]);
+        read(start..start + len, buf);
+        if !log1p && nulls.is_none() && buf.iter().all(|v| v.is_finite()) {
+            match out.scale {
+                Some((mean, scale)) => {
+                    let (m, s) = (mean[0], scale[0]);
+                    std.iter_mut().zip(buf.iter()).for_each(|(y, v)| *y = ((v - m) / s) as f32);
+                }
+                None => std.iter_mut().zip(buf.iter()).for_each(|(y, &v)| *y = v as f32),
+            }
+            let width = out.width;
+            let column = out.x[start * width + out.offset..].iter_mut().step_by(width);
+            column.zip(std.iter()).for_each(|(y, &v)| *y = v);
+            continue;
+        }
+        for (j, &v) in buf.iter().enumerate() {
+            let i = start + j;
+            let v = match v {
+                v if v.is_nan() || nulls.as_ref().is_some_and(|n| n.is_null(i)) => None,
+                v if v.is_finite() => Some(v),
+                v => {
+                    bad.push((i, format!("column `{column}`: expected a finite number, found {v}")));
+                    continue;
+                }
+            };
+            match propensity::pipeline::numeric(v, fill, log1p) {
+                Ok(v) => out.put(i, &[v]),
+                Err(m) => bad.push((i, format!("column `{column}`: {m}"))),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

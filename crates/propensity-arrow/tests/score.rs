@@ -8,6 +8,7 @@ use arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Float32Type, Schema};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, Encoding};
 use propensity::audiobooks::{self, PreprocessConfig};
 use propensity::loaded::LoadedModel;
 use propensity::saved::ModelCard;
@@ -39,20 +40,26 @@ fn model_and_customers(dir: &Path) -> (PathBuf, PathBuf) {
     (model, customers)
 }
 
-/// The CSV as a typed Parquet file: `ID` as Int64, every other column Float64 (empty → null).
+/// The CSV as a typed Parquet file, as pyarrow types it: a column of whole numbers as Int64,
+/// every other column Float64 (empty → null).
 fn to_parquet(csv: &Path, parquet: &Path) {
     let text = std::fs::read_to_string(csv).unwrap();
     let mut lines = text.lines();
     let names: Vec<&str> = lines.next().unwrap().split(',').map(str::trim).collect();
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let whole: Vec<bool> = (0..names.len())
+        .map(|c| rows.iter().map(|r| r[c].trim()).all(|t| t.is_empty() || t.parse::<i64>().is_ok()))
+        .collect();
+    assert!(whole.iter().filter(|&&w| w).count() >= 3, "the id and some features are whole numbers");
     let fields: Vec<Field> = names
         .iter()
-        .map(|n| Field::new(*n, if *n == "ID" { DataType::Int64 } else { DataType::Float64 }, true))
+        .zip(&whole)
+        .map(|(n, &w)| Field::new(*n, if w { DataType::Int64 } else { DataType::Float64 }, true))
         .collect();
     let columns: Vec<ArrayRef> = (0..names.len())
         .map(|c| {
             let cells = rows.iter().map(|r| r[c].trim());
-            if names[c] == "ID" {
+            if whole[c] {
                 Arc::new(Int64Array::from_iter(cells.map(|t| t.parse::<i64>().ok()))) as ArrayRef
             } else {
                 Arc::new(Float64Array::from_iter(cells.map(|t| t.parse::<f64>().ok())))
@@ -103,6 +110,18 @@ fn csv_in_csv_out_is_byte_identical_to_the_streaming_scorer_and_parquet_gives_th
     let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(names, ["ID", "p_0", "p_1", "predicted"]);
     assert_eq!(schema.field(0).data_type(), &DataType::Int64); // the id passes through as it was
+                                                               // how the scores are stored (files.rs' `output_properties`): ids as deltas, probabilities
+                                                               // uncompressed, the class names in a dictionary without min/max statistics
+    let meta = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&scored).unwrap()).unwrap();
+    let chunks = meta.metadata().row_group(0).columns();
+    assert!(chunks[0].encodings().contains(&Encoding::DELTA_BINARY_PACKED), "{:?}", chunks[0].encodings());
+    assert_eq!(
+        (chunks[1].compression(), chunks[2].compression()),
+        (Compression::UNCOMPRESSED, Compression::UNCOMPRESSED)
+    );
+    assert!(chunks[1].statistics().is_some_and(|s| s.min_bytes_opt().is_some()), "probabilities keep min/max");
+    assert_eq!(chunks[3].compression(), Compression::SNAPPY);
+    assert!(chunks[3].dictionary_page_offset().is_some() && chunks[3].statistics().is_none());
     let from_parquet = dir.path().join("from-parquet.csv");
     score_file(&model, &lake, &from_parquet, options(4_096, false), &mut |_, _| ()).unwrap();
     assert_eq!(std::fs::read_to_string(&from_parquet).unwrap(), expected);
@@ -166,6 +185,10 @@ fn a_parquet_rows_problem_names_its_row_and_a_missing_column_is_named() {
     let mut cells: Vec<String> = cells.into_iter().map(String::from).collect();
     cells[3] = String::new();
     lines[3] = cells.join(",");
+    // and row 5 no support requests, a column of whole numbers (Int64 in the Parquet file)
+    let mut cells: Vec<String> = lines[5].split(',').map(String::from).collect();
+    cells[9] = String::new();
+    lines[5] = cells.join(",");
     let holed = dir.path().join("holed.csv");
     std::fs::write(&holed, lines.join("\n") + "\n").unwrap();
     let lake = dir.path().join("holed.parquet");
@@ -180,7 +203,8 @@ fn a_parquet_rows_problem_names_its_row_and_a_missing_column_is_named() {
     );
     assert!(!out.exists());
     let s = score_file(&model, &lake, &out, options(2, true), &mut |_, _| ()).unwrap();
-    assert_eq!((s.rows_scored, s.rows_skipped, s.bad_lines[0].0), (4_999, 1, 3));
+    assert_eq!((s.rows_scored, s.rows_skipped, s.bad_lines[0].0), (4_998, 2, 3));
+    assert_eq!(s.bad_lines[1], (5, "column `Support request`: missing value (the model has no fill for it)".into()));
     // a batch without the model's columns
     let schema = Arc::new(Schema::new(vec![Field::new("ID", DataType::Int64, false)]));
     let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1]))]).unwrap();
