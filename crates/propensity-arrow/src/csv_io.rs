@@ -13,7 +13,10 @@ use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Builder, NullArray, RecordBatch, StringBuilder};
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float32Array, Float64Array, Float64Builder, Int64Array, NullArray, RecordBatch,
+    StringArray, StringBuilder,
+};
 use arrow::datatypes::{DataType, Field, Float32Type, Float64Type, Int64Type, Schema, SchemaRef};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use propensity::score::{csv_fields, push_probability};
@@ -226,6 +229,63 @@ fn newlines(bytes: &[u8]) -> u64 {
     memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
+/// Whether `bytes` ends in a record without its `\n` (text after the last `\n`).
+fn from_end(bytes: &[u8]) -> bool {
+    bytes.last().is_some_and(|&b| b != b'\n')
+}
+
+/// The positions of the `,`s and `\n`s of some bytes, in order, found eight bytes at a time
+/// (SWAR: a word's bytes equal to either, without a branch per byte).
+struct Separators<'a> {
+    bytes: &'a [u8],
+    /// Where the next word starts.
+    next: usize,
+    /// Where the current word starts, and its separators: bit 7 of each byte that is one.
+    base: usize,
+    found: u64,
+}
+
+impl<'a> Separators<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Separators { bytes, next: 0, base: 0, found: 0 }
+    }
+
+    /// Bit 7 of every byte of `word` that equals `b`, exactly (no borrow between bytes).
+    fn equal(word: u64, b: u8) -> u64 {
+        const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+        let v = word ^ (0x0101_0101_0101_0101 * u64::from(b));
+        // bit 7 of a byte of `(v & LOW) + LOW` is set when its low seven bits are not all zero
+        !(((v & LOW) + LOW) | v | LOW)
+    }
+}
+
+impl Iterator for Separators<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        while self.found == 0 {
+            let start = self.next;
+            let end = (start + 8).min(self.bytes.len());
+            if start >= end {
+                return None;
+            }
+            let word = match self.bytes[start..end].try_into() {
+                Ok(whole) => u64::from_le_bytes(whole),
+                Err(_) => {
+                    let mut word = [0u8; 8]; // zeros past the end: neither separator
+                    word[..end - start].copy_from_slice(&self.bytes[start..end]);
+                    u64::from_le_bytes(word)
+                }
+            };
+            self.found = Self::equal(word, b',') | Self::equal(word, b'\n');
+            (self.base, self.next) = (start, end);
+        }
+        let bit = self.found.trailing_zeros() as usize;
+        self.found &= self.found - 1;
+        Some(self.base + bit / 8)
+    }
+}
+
 /// Text the plain parser reads exactly as the `csv` crate would: no quote, no `\r`, no blank line.
 fn is_plain(bytes: &[u8]) -> bool {
     memchr::memchr2(b'"', b'\r', bytes).is_none()
@@ -321,37 +381,45 @@ impl Layout {
         let mut builders = self.builders(rows, text.len(), numbers);
         let (mut lines, mut bad) = (Vec::with_capacity(rows), vec![]);
         let mut cells: Vec<&str> = Vec::with_capacity(self.kinds.len());
-        for (k, record) in text.split_terminator('\n').enumerate() {
-            let line = start.line + k as u64;
-            cells.clear();
-            let mut from = 0;
-            for (i, b) in record.bytes().enumerate() {
-                if b == b',' {
-                    cells.push(&record[from..i]);
-                    from = i + 1;
-                }
-            }
-            cells.push(&record[from..]);
-            if cells.len() != self.kinds.len() {
-                bad.push((line, self.wrong_count(cells.len())));
+        let (bytes, mut from, mut line) = (text.as_bytes(), 0, start.line);
+        // every `,` ends a cell and every `\n` a record (a last record may have no `\n`)
+        let ends = Separators::new(bytes).chain(from_end(bytes).then_some(bytes.len()));
+        for at in ends {
+            cells.push(&text[from..at]);
+            from = at + 1;
+            if at < bytes.len() && bytes[at] == b',' {
                 continue;
             }
-            for (b, cell) in builders.iter_mut().zip(&cells) {
-                match b {
-                    Builder::Skip => {}
-                    Builder::Text(b) => b.append_value(cell.trim()),
-                    Builder::Number(b) => match cell.trim() {
-                        "" => b.append_null(),
-                        t => match propensity::pipeline::parse_f64(t) {
-                            Some(v) if v.is_finite() => b.append_value(v),
-                            _ => return Ok(None),
-                        },
-                    },
-                }
+            if cells.len() != self.kinds.len() {
+                bad.push((line, self.wrong_count(cells.len())));
+            } else if !Self::append(&mut builders, &cells) {
+                return Ok(None);
+            } else {
+                lines.push(line);
             }
-            lines.push(line);
+            cells.clear();
+            line += 1;
         }
         self.finish(builders, lines, bad).map(Some)
+    }
+
+    /// Appends a record's cells to the builders; false when a number column's cell is not a
+    /// finite number.
+    fn append(builders: &mut [Builder], cells: &[&str]) -> bool {
+        for (b, cell) in builders.iter_mut().zip(cells) {
+            match b {
+                Builder::Skip => {}
+                Builder::Text(b) => b.append_value(trim(cell)),
+                Builder::Number(b) => match trim(cell) {
+                    "" => b.append_null(),
+                    t => match propensity::pipeline::parse_f64(t) {
+                        Some(v) if v.is_finite() => b.append_value(v),
+                        _ => return false,
+                    },
+                },
+            }
+        }
+        true
     }
 
     /// Any CSV, by the `csv` crate, counting from `start`; every column as text.
@@ -406,30 +474,37 @@ pub(crate) fn header(schema: &Schema) -> String {
 pub(crate) fn rows(out: &mut String, scores: &RecordBatch, ids: usize, input: &str) -> Result<()> {
     let options = FormatOptions::default();
     let arrow_err = |source| Error::Arrow { input: input.into(), source };
-    let formatters = scores
+    // each column's writer, chosen once for the batch
+    let columns = scores
         .columns()
         .iter()
-        .take(ids)
-        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).map_err(arrow_err))
+        .enumerate()
+        .map(|(c, column)| {
+            Ok(match column.data_type() {
+                DataType::Utf8 => Column::Text(column.as_string::<i32>()),
+                DataType::Int64 => Column::Whole(column.as_primitive::<Int64Type>()),
+                DataType::Float32 if c >= ids => Column::Probability(column.as_primitive::<Float32Type>()),
+                DataType::Float64 if c >= ids => Column::Amount(column.as_primitive::<Float64Type>()),
+                _ => Column::Other(ArrayFormatter::try_new(column.as_ref(), &options).map_err(arrow_err)?),
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut cell = String::new();
     for i in 0..scores.num_rows() {
-        for (c, column) in scores.columns().iter().enumerate() {
+        for (c, column) in columns.iter().enumerate() {
             if c > 0 {
                 out.push(',');
             }
-            match column.data_type() {
-                DataType::Utf8 => quoted(out, if column.is_null(i) { "" } else { column.as_string::<i32>().value(i) }),
-                DataType::Int64 => {
-                    out.push_str(itoa::Buffer::new().format(column.as_primitive::<Int64Type>().value(i)))
+            match column {
+                Column::Text(a) => quoted(out, if a.is_null(i) { "" } else { a.value(i) }),
+                Column::Whole(a) => out.push_str(itoa::Buffer::new().format(a.value(i))),
+                Column::Probability(a) => push_probability(out, a.value(i)),
+                Column::Amount(a) => {
+                    let _ = write!(out, "{:.4}", a.value(i));
                 }
-                DataType::Float32 if c >= ids => push_probability(out, column.as_primitive::<Float32Type>().value(i)),
-                DataType::Float64 if c >= ids => {
-                    let _ = write!(out, "{:.4}", column.as_primitive::<Float64Type>().value(i));
-                }
-                _ => {
+                Column::Other(f) => {
                     cell.clear();
-                    let _ = write!(cell, "{}", formatters[c].value(i));
+                    let _ = write!(cell, "{}", f.value(i));
                     quoted(out, &cell);
                 }
             }
@@ -437,6 +512,32 @@ pub(crate) fn rows(out: &mut String, scores: &RecordBatch, ids: usize, input: &s
         out.push('\n');
     }
     Ok(())
+}
+
+/// How [`rows`] writes a column of scores.
+enum Column<'a> {
+    /// Ids as text, quoted when needed.
+    Text(&'a StringArray),
+    /// Whole-number ids.
+    Whole(&'a Int64Array),
+    /// Probabilities, six decimals.
+    Probability(&'a Float32Array),
+    /// Predicted amounts, four decimals.
+    Amount(&'a Float64Array),
+    /// Ids of any other type, as Arrow displays them.
+    Other(ArrayFormatter<'a>),
+}
+
+/// `cell.trim()`, quicker for the usual cell: ASCII white space trimmed first, then the rest of
+/// `str::trim`'s set (Unicode's, and the vertical tab) when such a character may be left at
+/// either end.
+fn trim(cell: &str) -> &str {
+    let t = cell.trim_ascii();
+    let other = |b: u8| b >= 0x80 || b == 0x0B;
+    match (t.as_bytes().first(), t.as_bytes().last()) {
+        (Some(&a), Some(&z)) if other(a) || other(z) => t.trim(),
+        _ => t,
+    }
 }
 
 /// Appends `text` as one CSV field.
@@ -452,6 +553,30 @@ fn quoted(out: &mut String, text: &str) {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn separators_are_every_comma_and_newline() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for len in 0..200 {
+            // every byte value, commas and newlines often
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| match rng.gen_range(0..4) {
+                    0 => b',',
+                    1 => b'\n',
+                    _ => rng.gen(),
+                })
+                .collect();
+            let expected: Vec<usize> = (0..len).filter(|&i| bytes[i] == b',' || bytes[i] == b'\n').collect();
+            assert_eq!(Separators::new(&bytes).collect::<Vec<_>>(), expected, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn trim_is_str_trim() {
+        for cell in ["", " ", " 1.5 ", "\t7\r", "\u{a0}8\u{a0}", "\u{b}9\u{b} ", " é ", "x\u{2003}", "\u{85}"] {
+            assert_eq!(trim(cell), cell.trim(), "{cell:?}");
+        }
+    }
 
     /// Everything a reader gives for `text` cut `piece_rows` records at a time, with `block`
     /// bytes read at a time: (line, the kept cells) per row, and the bad rows.
