@@ -24,7 +24,8 @@
 
 use std::ops::Range;
 
-use crate::layers::{column_sums, dense_block, product, ONE_PASS_DEPTH};
+use crate::dense_kernel::Kernel;
+use crate::layers::{column_sums, gemm_block, product, ONE_PASS_DEPTH};
 use crate::network::{Activation, DenseBlock, Network};
 
 /// The buffers of [`Chain::forward`] and [`Chain::backward`], sized on the first batch.
@@ -33,6 +34,9 @@ pub(crate) struct Chain {
     blocks: Vec<DenseBlock>,
     /// Each block's output for the last batch.
     outputs: Vec<Vec<f32>>,
+    /// Each block's weights laid out for the kernel for the last batch (`None` where `gemm` runs
+    /// the block): once per step for both halves, in the buffers of the step before.
+    kernels: Vec<Option<Kernel>>,
     /// The gradient with respect to the current block's output, and to its input.
     grad: Vec<f32>,
     grad_input: Vec<f32>,
@@ -48,6 +52,7 @@ impl Chain {
         let blocks = network.blocks();
         Some(Chain {
             outputs: vec![Vec::new(); blocks.len()],
+            kernels: blocks.iter().map(|_| None).collect(),
             blocks,
             grad: Vec::new(),
             grad_input: Vec::new(),
@@ -68,7 +73,13 @@ impl Chain {
             false => None,
         };
         let width = x.len() / rows.max(1);
-        let blocks = &self.blocks;
+        // each half takes the kernel or gemm as it would on its own rows (`Kernel::new` decides
+        // by the rows: both halves have at least 2)
+        let least = cut.map_or(rows, |s| s.min(rows - s));
+        for (slot, b) in self.kernels.iter_mut().zip(&self.blocks) {
+            *slot = Kernel::reuse(slot.take(), values, b, least);
+        }
+        let (blocks, kernels) = (&self.blocks, &self.kernels);
         match cut {
             Some(s) => {
                 let (mut top, mut bottom): (Vec<&mut [f32]>, Vec<&mut [f32]>) =
@@ -77,13 +88,13 @@ impl Chain {
                 let none = gemm::Parallelism::None;
                 // the calling thread takes the larger half: the other one starts a little later
                 rayon::join(
-                    || forward_rows(xb, rows - s, values, blocks, &mut bottom, none),
-                    || forward_rows(xa, s, values, blocks, &mut top, none),
+                    || forward_rows(xb, rows - s, values, blocks, kernels, &mut bottom, none),
+                    || forward_rows(xa, s, values, blocks, kernels, &mut top, none),
                 );
             }
             None => {
                 let mut outs: Vec<&mut [f32]> = self.outputs.iter_mut().map(|o| o.as_mut_slice()).collect();
-                forward_rows(x, rows, values, blocks, &mut outs, dfdx_parallelism());
+                forward_rows(x, rows, values, blocks, kernels, &mut outs, dfdx_parallelism());
             }
         }
         self.outputs.last().map_or(x, |v| v.as_slice())
@@ -210,13 +221,18 @@ fn forward_rows(
     rows: usize,
     values: &[f32],
     blocks: &[DenseBlock],
+    kernels: &[Option<Kernel>],
     outs: &mut [&mut [f32]],
     parallelism: gemm::Parallelism,
 ) {
-    for (i, b) in blocks.iter().enumerate() {
+    for (i, (b, kernel)) in blocks.iter().zip(kernels).enumerate() {
         let (done, rest) = outs.split_at_mut(i);
         let src: &[f32] = done.last().map_or(x, |v| &**v);
-        dense_block(src, rows, values, b, rest[0], parallelism);
+        // `layers::dense_block`, with the weights laid out before the halves split
+        match kernel {
+            Some(kernel) => kernel.run(src, rows, rest[0], parallelism),
+            None => gemm_block(src, rows, values, b, rest[0], parallelism),
+        }
     }
 }
 

@@ -132,6 +132,7 @@ unsafe fn run(isa: Isa, ops: Operands<'_>, then: Then<'_>, dst: &mut [f32], dst_
 }
 
 /// A dense block's weights laid out for [`product`]: `Wᵀ` (inputs × units, row-major).
+#[derive(Debug)]
 pub(crate) struct Kernel {
     inputs: usize,
     units: usize,
@@ -145,22 +146,32 @@ impl Kernel {
     /// The kernel for `block` of the parameters `values` over `rows` rows, or `None` where
     /// [`product`] declines (see the module's notes).
     pub(crate) fn new(values: &[f32], block: &DenseBlock, rows: usize) -> Option<Kernel> {
-        Kernel::on(isa()?, values, block, rows)
+        Kernel::on(isa()?, values, block, rows, None)
     }
 
-    /// [`Kernel::new`] on the instructions `isa`, which the CPU must have.
-    fn on(isa: Isa, values: &[f32], block: &DenseBlock, rows: usize) -> Option<Kernel> {
+    /// [`Kernel::new`] in the buffers of `old` (a kernel of the same shape, as a training step
+    /// keeps one per block from one step to the next).
+    pub(crate) fn reuse(old: Option<Kernel>, values: &[f32], block: &DenseBlock, rows: usize) -> Option<Kernel> {
+        Kernel::on(isa()?, values, block, rows, old)
+    }
+
+    /// [`Kernel::new`] on the instructions `isa`, which the CPU must have, in `old`'s buffers
+    /// when it has the block's shape.
+    fn on(isa: Isa, values: &[f32], block: &DenseBlock, rows: usize, old: Option<Kernel>) -> Option<Kernel> {
         let (k, o) = (block.inputs, block.units);
         if rows < 2 || o < 2 || !(3..=ONE_PASS_DEPTH).contains(&k) {
             return None;
         }
-        let mut wt = vec![0.0f32; k * o];
+        let (mut wt, mut bias) = match old {
+            Some(old) if (old.inputs, old.units) == (k, o) => (old.wt, old.bias),
+            _ => (vec![0.0f32; k * o], vec![0.0f32; o]),
+        };
         for (j, row) in values[block.at..block.at + o * k].chunks_exact(k).enumerate() {
             for (p, &v) in row.iter().enumerate() {
                 wt[p * o + j] = v;
             }
         }
-        let bias = values[block.bias_at()..block.bias_at() + o].to_vec();
+        bias.copy_from_slice(&values[block.bias_at()..block.bias_at() + o]);
         Some(Kernel { inputs: k, units: o, wt, bias, activation: block.activation, isa })
     }
 
@@ -533,7 +544,7 @@ mod tests {
             for isa in isas() {
                 for threads in [gemm::Parallelism::None, gemm::Parallelism::Rayon(2)] {
                     let mut ours = vec![f32::NAN; rows * o];
-                    let kernel = Kernel::on(isa, &values, &block, rows).expect("a shape the kernel takes");
+                    let kernel = Kernel::on(isa, &values, &block, rows, None).expect("a shape the kernel takes");
                     kernel.run(&src, rows, &mut ours, threads);
                     assert_eq!(
                         bits(&ours),
