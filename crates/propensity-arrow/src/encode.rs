@@ -1,6 +1,7 @@
 //! A saved model's feature pipeline run column by column on an Arrow batch: each step reads its
-//! column once (through [`FittedFeature::encode_cell`], the same code that reads a CSV cell), then
-//! the rows are standardized into the network's `f32` inputs.
+//! column once (through [`FittedFeature::encode_cell`], the same code that reads a CSV cell, or a
+//! column of numbers a chunk at a time) and writes its inputs standardized, as the network's
+//! `f32` inputs, into each row.
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::buffer::NullBuffer;

@@ -14,10 +14,10 @@ use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, Encoding};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
+use propensity::io::Writeback;
 use propensity::loaded::LoadedModel;
 use propensity::pipeline::FittedFeature;
 use propensity::score::{ScoreOptions, ScoreSummary};
-use tempfile::NamedTempFile;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -355,13 +355,13 @@ fn output_properties(schema: &arrow::datatypes::Schema) -> WriterProperties {
 }
 
 enum Sink {
-    Csv { out: BufWriter<NamedTempFile> },
-    Parquet(Box<ArrowWriter<NamedTempFile>>),
+    Csv { out: BufWriter<Writeback> },
+    Parquet(Box<ArrowWriter<Writeback>>),
 }
 
 impl Sink {
     fn create(output: &Path, scorer: &Scorer<'_>) -> Result<Sink> {
-        let tmp = propensity::io::temp_beside(output)?;
+        let tmp = Writeback::new(propensity::io::temp_beside(output)?);
         let schema = scorer.output_schema();
         Ok(match Format::of(output) {
             Format::Csv => {
@@ -398,6 +398,6 @@ impl Sink {
                 w.into_inner().map_err(|source| Error::Parquet { file: output.to_path_buf(), source })?
             }
         };
-        Ok(propensity::io::persist(tmp, output)?)
+        Ok(propensity::io::persist(tmp.into_temp(), output)?)
     }
 }

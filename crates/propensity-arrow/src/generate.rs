@@ -115,13 +115,13 @@ pub fn write_transactions(path: &Path, spec: &LogSpec) -> Result<u64> {
 }
 
 enum LogSink {
-    Csv(std::io::BufWriter<tempfile::NamedTempFile>),
-    Parquet(Box<ArrowWriter<tempfile::NamedTempFile>>),
+    Csv(std::io::BufWriter<propensity::io::Writeback>),
+    Parquet(Box<ArrowWriter<propensity::io::Writeback>>),
 }
 
 impl LogSink {
     fn create(path: &Path, schema: &SchemaRef) -> Result<LogSink> {
-        let tmp = propensity::io::temp_beside(path)?;
+        let tmp = propensity::io::Writeback::new(propensity::io::temp_beside(path)?);
         Ok(match Format::of(path) {
             Format::Csv => {
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
@@ -180,6 +180,6 @@ impl LogSink {
                 w.into_inner().map_err(|source| Error::Parquet { file: path.to_path_buf(), source })?
             }
         };
-        Ok(propensity::io::persist(tmp, path)?)
+        Ok(propensity::io::persist(tmp.into_temp(), path)?)
     }
 }

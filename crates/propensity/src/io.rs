@@ -49,6 +49,73 @@ pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A [`temp_beside`] file written in one stream that hands its data to the disk as it goes: every
+/// 8 MB written, it asks the kernel to start writing them out (Linux's `sync_file_range`, which
+/// does not wait), so that [`persist`]'s flush at the end waits for the last few megabytes only,
+/// not for the whole file (measured: 23–25 ms of a 0.25 s Parquet scoring were that flush).
+/// Elsewhere it is the file itself.
+///
+/// ```
+/// use std::io::Write;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("scores.csv");
+/// let mut out = propensity::io::Writeback::new(propensity::io::temp_beside(&path).unwrap());
+/// out.write_all(b"id,p\n").unwrap();
+/// propensity::io::persist(out.into_temp(), &path).unwrap();
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "id,p\n");
+/// ```
+#[derive(Debug)]
+pub struct Writeback {
+    tmp: tempfile::NamedTempFile,
+    /// Bytes written, and how many of them were handed to the disk.
+    written: u64,
+    handed: u64,
+}
+
+impl Writeback {
+    /// Bytes written between two hand-overs.
+    const EVERY: u64 = 8 << 20;
+
+    /// Wraps a temporary file about to be written from its start.
+    pub fn new(tmp: tempfile::NamedTempFile) -> Writeback {
+        Writeback { tmp, written: 0, handed: 0 }
+    }
+
+    /// The temporary file, for [`persist`].
+    pub fn into_temp(self) -> tempfile::NamedTempFile {
+        self.tmp
+    }
+
+    /// Starts writing out the bytes written since the last hand-over.
+    fn hand_over(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let (from, len) = (self.handed as libc::off64_t, (self.written - self.handed) as libc::off64_t);
+            // SAFETY: a plain system call on an open descriptor of ours; it only schedules
+            // writes of the file's own pages. Its result is a hint's: an error changes nothing,
+            // as `persist`'s `sync_all` writes whatever is left.
+            unsafe { libc::sync_file_range(self.tmp.as_file().as_raw_fd(), from, len, libc::SYNC_FILE_RANGE_WRITE) };
+        }
+        self.handed = self.written;
+    }
+}
+
+impl Write for Writeback {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.tmp.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.handed >= Self::EVERY {
+            self.hand_over();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tmp.flush()
+    }
+}
+
 /// A temporary file in `path`'s folder, to be renamed over `path` when complete. Its name holds
 /// this process's id (`.propensity-<pid>-….tmp`), so the temporary files of runs that were killed
 /// before they could clean up are recognised and removed here: on Linux those whose process is
@@ -172,5 +239,21 @@ mod tests {
         let names: Vec<String> =
             std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         assert!(names.iter().all(|n| !n.starts_with(&format!(".propensity-{}-", std::process::id()))), "{names:?}");
+    }
+
+    #[test]
+    fn a_writeback_file_hands_over_every_8_mb_and_keeps_every_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.bin");
+        let mut out = Writeback::new(temp_beside(&path).unwrap());
+        let chunk: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+        for _ in 0..20 {
+            out.write_all(&chunk).unwrap();
+        }
+        assert_eq!((out.written, out.handed), (20 << 20, 16 << 20), "handed over at 8 and 16 MB");
+        persist(out.into_temp(), &path).unwrap();
+        let back = std::fs::read(&path).unwrap();
+        assert_eq!(back.len(), 20 << 20);
+        assert!(back.chunks(1 << 20).all(|c| c == chunk.as_slice()));
     }
 }
