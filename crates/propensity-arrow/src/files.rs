@@ -361,7 +361,7 @@ enum Sink {
 
 impl Sink {
     fn create(output: &Path, scorer: &Scorer<'_>) -> Result<Sink> {
-        let tmp = Writeback::new(propensity::io::temp_beside(output)?);
+        let tmp = Writeback::beside(output)?;
         let schema = scorer.output_schema();
         Ok(match Format::of(output) {
             Format::Csv => {
@@ -398,6 +398,6 @@ impl Sink {
                 w.into_inner().map_err(|source| Error::Parquet { file: output.to_path_buf(), source })?
             }
         };
-        Ok(propensity::io::persist(tmp.into_temp(), output)?)
+        Ok(tmp.persist(output)?)
     }
 }

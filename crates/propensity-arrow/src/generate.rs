@@ -121,7 +121,7 @@ enum LogSink {
 
 impl LogSink {
     fn create(path: &Path, schema: &SchemaRef) -> Result<LogSink> {
-        let tmp = propensity::io::Writeback::new(propensity::io::temp_beside(path)?);
+        let tmp = propensity::io::Writeback::beside(path)?;
         Ok(match Format::of(path) {
             Format::Csv => {
                 let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
@@ -180,6 +180,6 @@ impl LogSink {
                 w.into_inner().map_err(|source| Error::Parquet { file: path.to_path_buf(), source })?
             }
         };
-        Ok(propensity::io::persist(tmp.into_temp(), path)?)
+        Ok(tmp.persist(path)?)
     }
 }

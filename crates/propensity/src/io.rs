@@ -59,9 +59,9 @@ pub fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
 /// use std::io::Write;
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("scores.csv");
-/// let mut out = propensity::io::Writeback::new(propensity::io::temp_beside(&path).unwrap());
+/// let mut out = propensity::io::Writeback::beside(&path).unwrap();
 /// out.write_all(b"id,p\n").unwrap();
-/// propensity::io::persist(out.into_temp(), &path).unwrap();
+/// out.persist(&path).unwrap();
 /// assert_eq!(std::fs::read_to_string(&path).unwrap(), "id,p\n");
 /// ```
 #[derive(Debug)]
@@ -76,14 +76,14 @@ impl Writeback {
     /// Bytes written between two hand-overs.
     const EVERY: u64 = 8 << 20;
 
-    /// Wraps a temporary file about to be written from its start.
-    pub fn new(tmp: tempfile::NamedTempFile) -> Writeback {
-        Writeback { tmp, written: 0, handed: 0 }
+    /// A new [`temp_beside`] file for `path`, written from its start.
+    pub fn beside(path: &Path) -> Result<Writeback> {
+        Ok(Writeback { tmp: temp_beside(path)?, written: 0, handed: 0 })
     }
 
-    /// The temporary file, for [`persist`].
-    pub fn into_temp(self) -> tempfile::NamedTempFile {
-        self.tmp
+    /// Completes the file as [`persist`] does: flushed to disk, made readable, renamed over `path`.
+    pub fn persist(self, path: &Path) -> Result<()> {
+        persist(self.tmp, path)
     }
 
     /// Starts writing out the bytes written since the last hand-over.
@@ -245,13 +245,13 @@ mod tests {
     fn a_writeback_file_hands_over_every_8_mb_and_keeps_every_byte() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.bin");
-        let mut out = Writeback::new(temp_beside(&path).unwrap());
+        let mut out = Writeback::beside(&path).unwrap();
         let chunk: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
         for _ in 0..20 {
             out.write_all(&chunk).unwrap();
         }
         assert_eq!((out.written, out.handed), (20 << 20, 16 << 20), "handed over at 8 and 16 MB");
-        persist(out.into_temp(), &path).unwrap();
+        out.persist(&path).unwrap();
         let back = std::fs::read(&path).unwrap();
         assert_eq!(back.len(), 20 << 20);
         assert!(back.chunks(1 << 20).all(|c| c == chunk.as_slice()));

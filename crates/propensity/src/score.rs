@@ -200,7 +200,7 @@ pub(crate) fn score_loaded(
         .flexible(true)
         .buffer_capacity(1 << 20)
         .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
-    let tmp = crate::io::Writeback::new(crate::io::temp_beside(output)?);
+    let tmp = crate::io::Writeback::beside(output)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp);
     let regression = saved.preprocessing.regression;
     // the id columns keep their names; without them the id (`id`) is the line number
@@ -273,7 +273,7 @@ pub(crate) fn score_loaded(
         seconds: 0.0,
     };
     let tmp = out.into_inner().map_err(|e| Error::io(output, e.into_error()))?;
-    crate::io::persist(tmp.into_temp(), output)?;
+    tmp.persist(output)?;
     Ok(ScoreSummary { seconds: started.elapsed().as_secs_f64(), ..summary })
 }
 
