@@ -8,8 +8,18 @@
 # restart reuses a warm slot and a second notebook open at the same time takes the next one. A
 # slot whose last kernel did not exit cleanly (killed mid-build, which can leave a library evcxr
 # cannot load) is emptied before use. An EVCXR_TMPDIR already set (CI) is used as it is.
+#
+# Each cell is a library that links the toolchain's libstd dynamically and finds it by a RUNPATH
+# that rustc makes relative to target/…/deps, while evcxr loads its copy one folder up. When the
+# build folder and the toolchain share a folder (a pool in ~/.cache, rustup in ~/.rustup), that
+# path misses by one level and every cell fails with "dlopen failed"; the library path below
+# names the toolchain's folder whatever the build folder.
 set -uo pipefail
 evcxr="${EVCXR_JUPYTER:-evcxr_jupyter}"
+rustc="$(command -v rustc || echo "${CARGO_HOME:-$HOME/.cargo}/bin/rustc")"
+if libdir="$("$rustc" --print target-libdir 2>/dev/null)"; then
+    export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 if [[ -n "${EVCXR_TMPDIR:-}" ]]; then
     exec "$evcxr" --control_file "$1"
 fi

@@ -55,16 +55,23 @@ def env_with(pool):
 
 
 def at_once(n, env):
-    times = [None] * n
+    """Seconds of `n` kernels started together; exits with each failure's message if any fails."""
+    times, errors = [None] * n, [None] * n
 
     def one(i):
-        times[i] = start_and_run(env)
+        try:
+            times[i] = start_and_run(env)
+        except BaseException as e:  # SystemExit too: a thread's exit would only end that thread
+            errors[i] = f"kernel {i + 1} of {n}: {type(e).__name__}: {e}"
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    failed = [e for e in errors if e is not None]
+    if failed:
+        sys.exit("\n".join(failed) + "\n(the kernel's own error is printed above)")
     return times
 
 
