@@ -25,7 +25,7 @@
 use std::ops::Range;
 
 use crate::dense_kernel::Kernel;
-use crate::layers::{column_sums, gemm_block, product, ONE_PASS_DEPTH};
+use crate::layers::{column_sums, product, run_block, ONE_PASS_DEPTH};
 use crate::network::{Activation, DenseBlock, Network};
 
 /// The buffers of [`Chain::forward`] and [`Chain::backward`], sized on the first batch.
@@ -228,17 +228,15 @@ fn forward_rows(
     for (i, (b, kernel)) in blocks.iter().zip(kernels).enumerate() {
         let (done, rest) = outs.split_at_mut(i);
         let src: &[f32] = done.last().map_or(x, |v| &**v);
-        // `layers::dense_block`, with the weights laid out before the halves split
-        match kernel {
-            Some(kernel) => kernel.run(src, rows, rest[0], parallelism),
-            None => gemm_block(src, rows, values, b, rest[0], parallelism),
-        }
+        // the weights were laid out before the halves split
+        run_block(kernel.as_ref(), src, rows, values, b, rest[0], parallelism);
     }
 }
 
 /// The tape's activation gradients, in place on the gradient `grad` of the outputs `out`: tanh
 /// writes `0 + (1 - y²)·g` into a fresh buffer, ReLU keeps the gradient where its output is
 /// positive and writes +0 elsewhere.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx2+avx", "x86_64+avx2+avx"))]
 fn activation_gradient(activation: Activation, grad: &mut [f32], out: &[f32]) {
     match activation {
         Activation::Tanh => {

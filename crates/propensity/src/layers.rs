@@ -128,6 +128,7 @@ fn add_bias(x: &mut [f32], bias: &[f32], relu: bool) {
 
 /// `sums[j] += x[r, cols.start + j]` for every row `r` of the row-major `x` (`width` columns),
 /// row after row: the sums of the columns `cols`, added to `sums`.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx2+avx", "x86_64+avx2+avx"))]
 pub(crate) fn column_sums(x: &[f32], width: usize, cols: std::ops::Range<usize>, sums: &mut [f32]) {
     for row in x.chunks_exact(width) {
         for (s, v) in sums.iter_mut().zip(&row[cols.clone()]) {
@@ -222,7 +223,21 @@ pub(crate) fn dense_block(
     let (o, k) = (b.units, b.inputs);
     assert_eq!(src.len(), rows * k, "rows × inputs values");
     assert_eq!(dst.len(), rows * o, "rows × units values");
-    match Kernel::new(values, b, rows) {
+    run_block(Kernel::new(values, b, rows).as_ref(), src, rows, values, b, dst, parallelism);
+}
+
+/// [`dense_block`] with its [`Kernel`] already laid out (`None`: the shape or the CPU is not the
+/// kernel's, and `gemm` runs it), for callers that lay the weights out once for several calls.
+pub(crate) fn run_block(
+    kernel: Option<&Kernel>,
+    src: &[f32],
+    rows: usize,
+    values: &[f32],
+    b: &DenseBlock,
+    dst: &mut [f32],
+    parallelism: gemm::Parallelism,
+) {
+    match kernel {
         Some(kernel) => kernel.run(src, rows, dst, parallelism),
         None => gemm_block(src, rows, values, b, dst, parallelism),
     }

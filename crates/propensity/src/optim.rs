@@ -65,9 +65,9 @@ impl Optimizer {
             let (pa, pb) = params.split_at_mut(mid);
             let (fa, fb) = self.first.split_at_mut(mid);
             let (sa, sb) = self.second.split_at_mut(mid);
-            rayon::join(|| rule.apply(pb, &grads[mid..], fb, sb), || rule.apply(pa, &grads[..mid], fa, sa));
+            rayon::join(|| apply(rule, pb, &grads[mid..], fb, sb), || apply(rule, pa, &grads[..mid], fa, sa));
         } else {
-            rule.apply(params, grads, &mut self.first, &mut self.second);
+            apply(rule, params, grads, &mut self.first, &mut self.second);
         }
     }
 }
@@ -120,42 +120,43 @@ impl Rule {
             (OptimizerKind::RmsProp, _) => Rule::RmsProp { lr, eps },
         }
     }
+}
 
-    /// The update of `params` with `grads` and their moments `first` and `second`.
-    fn apply(self, params: &mut [f32], grads: &[f32], first: &mut [f32], second: &mut [f32]) {
-        let rows = params.iter_mut().zip(grads.iter().copied()).zip(first.iter_mut().zip(second.iter_mut()));
-        match self {
-            Rule::AdamPytorch { lr, b1, b2, eps, c1, c2 } => {
-                for ((p, g), (m, v)) in rows {
-                    *m = *m * b1 + g * (1.0 - b1);
-                    *v = *v * b2 + g.powi(2) * (1.0 - b2);
-                    *p -= lr * (*m * c1) / ((*v * c2).sqrt() + eps);
-                }
+/// The update of `params` by `rule` with `grads` and their moments `first` and `second`.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx2+avx", "x86_64+avx2+avx"))]
+fn apply(rule: Rule, params: &mut [f32], grads: &[f32], first: &mut [f32], second: &mut [f32]) {
+    let rows = params.iter_mut().zip(grads.iter().copied()).zip(first.iter_mut().zip(second.iter_mut()));
+    match rule {
+        Rule::AdamPytorch { lr, b1, b2, eps, c1, c2 } => {
+            for ((p, g), (m, v)) in rows {
+                *m = *m * b1 + g * (1.0 - b1);
+                *v = *v * b2 + g.powi(2) * (1.0 - b2);
+                *p -= lr * (*m * c1) / ((*v * c2).sqrt() + eps);
             }
-            Rule::AdamKeras { b1, b2, eps, alpha } => {
-                for ((p, g), (m, v)) in rows {
-                    *m += (g - *m) * (1.0 - b1);
-                    *v += (g * g - *v) * (1.0 - b2);
-                    *p -= (*m * alpha) / (v.sqrt() + eps);
-                }
+        }
+        Rule::AdamKeras { b1, b2, eps, alpha } => {
+            for ((p, g), (m, v)) in rows {
+                *m += (g - *m) * (1.0 - b1);
+                *v += (g * g - *v) * (1.0 - b2);
+                *p -= (*m * alpha) / (v.sqrt() + eps);
             }
-            Rule::Sgd { lr, momentum: u } => {
-                for ((p, g), (velocity, _)) in rows {
-                    let step = if u > 0.0 {
-                        *velocity = g + u * *velocity;
-                        *velocity * lr
-                    } else {
-                        g * lr
-                    };
-                    *p -= step;
-                }
+        }
+        Rule::Sgd { lr, momentum: u } => {
+            for ((p, g), (velocity, _)) in rows {
+                let step = if u > 0.0 {
+                    *velocity = g + u * *velocity;
+                    *velocity * lr
+                } else {
+                    g * lr
+                };
+                *p -= step;
             }
-            Rule::RmsProp { lr, eps } => {
-                // PyTorch's RMSprop (alpha 0.99): the square average starts at zero
-                for ((p, g), (_, square)) in rows {
-                    *square += (1.0 - 0.99) * (g * g - *square);
-                    *p -= g / (*square + eps).sqrt() * lr;
-                }
+        }
+        Rule::RmsProp { lr, eps } => {
+            // PyTorch's RMSprop (alpha 0.99): the square average starts at zero
+            for ((p, g), (_, square)) in rows {
+                *square += (1.0 - 0.99) * (g * g - *square);
+                *p -= g / (*square + eps).sqrt() * lr;
             }
         }
     }
