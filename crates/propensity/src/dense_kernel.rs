@@ -119,6 +119,28 @@ fn product_on(
     true
 }
 
+/// `sums[j] = Σ_r x[r, cols.start + j]` over the rows of the row-major `x` (`width` values a row),
+/// each sum from zero and row after row — what adding the rows one by one into zeroed sums
+/// gives, bit for bit (a fused `1 · x + s` rounds as `x + s` does) — as a product of a row of
+/// ones by the rows, its sums kept in registers; `false` (and nothing written) without the
+/// instructions.
+pub(crate) fn column_sums(x: &[f32], width: usize, cols: std::ops::Range<usize>, sums: &mut [f32]) -> bool {
+    let Some(isa) = isa() else { return false };
+    let (rows, n) = (x.len() / width.max(1), cols.len());
+    if rows == 0 || n == 0 {
+        sums[..n].fill(0.0);
+        return true;
+    }
+    assert!(cols.end <= width && sums.len() >= n, "columns of the rows, a sum for each");
+    let one = [1.0f32];
+    // the same one at every depth and row: strides of zero
+    let ops = Operands { m: 1, n, k: rows, lhs: &one, lhs_rs: 0, lhs_cs: 0, rhs: &x[cols.start..], rhs_rs: width };
+    // SAFETY: the left operand's only address is its one value; the right one's last row ends
+    // at `(rows - 1) · width + cols.end` ≤ `x.len()`; the one row of sums holds `n` values
+    unsafe { run(isa, ops, Then::Store, sums, n) };
+    true
+}
+
 /// Runs the kernel on `isa`, which the CPU has. Safety: the operands and `dst` hold every value
 /// their sizes and strides address.
 unsafe fn run(isa: Isa, ops: Operands<'_>, then: Then<'_>, dst: &mut [f32], dst_rs: usize) {
@@ -172,11 +194,7 @@ impl Kernel {
             Some(old) if (old.inputs, old.units) == (k, o) => (old.wt, old.bias),
             _ => (vec![0.0f32; k * o], vec![0.0f32; o]),
         };
-        for (j, row) in values[block.at..block.at + o * k].chunks_exact(k).enumerate() {
-            for (p, &v) in row.iter().enumerate() {
-                wt[p * o + j] = v;
-            }
-        }
+        transpose(isa, &values[block.at..block.at + o * k], o, k, &mut wt);
         bias.copy_from_slice(&values[block.bias_at()..block.bias_at() + o]);
         Some(Kernel { inputs: k, units: o, wt, bias, activation: block.activation, isa })
     }
@@ -193,6 +211,25 @@ impl Kernel {
         if self.activation == Activation::Tanh {
             dst.iter_mut().for_each(|y| *y = y.tanh());
         }
+    }
+}
+
+/// `dst (cols × rows) = srcᵀ`, both row-major, on `isa` (which the CPU has) by squares of a
+/// vector's lanes.
+fn transpose(isa: Isa, src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    assert!(src.len() >= rows * cols && dst.len() >= rows * cols, "a value for every place");
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: the CPU has `isa` (the caller's word); the assert above covers every address
+    unsafe {
+        match isa {
+            Isa::Avx2 => x86::transpose_avx2(src, rows, cols, dst),
+            Isa::Avx512 => x86::transpose_avx512(src, rows, cols, dst),
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (isa, src, rows, cols, dst);
+        unreachable!("isa() is None off x86-64")
     }
 }
 
@@ -440,6 +477,13 @@ mod x86 {
     /// partial vector of every row, 8 rows at a time.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn run_avx2(job: &Job) {
+        match job.m {
+            1 => return few_rows::<Avx2, 1>(job),
+            2 => return few_rows::<Avx2, 2>(job),
+            3 => return few_rows::<Avx2, 3>(job),
+            4 => return few_rows::<Avx2, 4>(job),
+            _ => {}
+        }
         let whole = job.n / Avx2::LANES;
         let mut v0 = 0;
         while v0 < whole {
@@ -466,29 +510,101 @@ mod x86 {
     /// [`run_avx2`] with AVX-512's 32 registers of 16 lanes: at most 24 accumulators.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn run_avx512(job: &Job) {
+        match job.m {
+            1 => return few_rows::<Avx512, 1>(job),
+            2 => return few_rows::<Avx512, 2>(job),
+            3 => return few_rows::<Avx512, 3>(job),
+            4 => return few_rows::<Avx512, 4>(job),
+            _ => {}
+        }
         let whole = job.n / Avx512::LANES;
         let mut v0 = 0;
         while v0 < whole {
             let group = (whole - v0).min(6);
-            // two rows (a binary output's weight gradient): tiles of two rows, not of repeats
-            match (group, job.m == 2) {
-                (1, true) => columns::<Avx512, 2, 1, false>(job, v0),
-                (2, true) => columns::<Avx512, 2, 2, false>(job, v0),
-                (3, true) => columns::<Avx512, 2, 3, false>(job, v0),
-                (4, true) => columns::<Avx512, 2, 4, false>(job, v0),
-                (5, true) => columns::<Avx512, 2, 5, false>(job, v0),
-                (_, true) => columns::<Avx512, 2, 6, false>(job, v0),
-                (1, _) => columns::<Avx512, 16, 1, false>(job, v0),
-                (2, _) => columns::<Avx512, 8, 2, false>(job, v0),
-                (3, _) => columns::<Avx512, 6, 3, false>(job, v0),
-                (4, _) => columns::<Avx512, 6, 4, false>(job, v0),
-                (5, _) => columns::<Avx512, 4, 5, false>(job, v0),
+            match group {
+                1 => columns::<Avx512, 16, 1, false>(job, v0),
+                2 => columns::<Avx512, 8, 2, false>(job, v0),
+                // tiles of 5 rows where they fit the rows exactly and 6 would not (50, 100)
+                3 if !job.m.is_multiple_of(6) && job.m.is_multiple_of(5) => columns::<Avx512, 5, 3, false>(job, v0),
+                3 => columns::<Avx512, 6, 3, false>(job, v0),
+                4 => columns::<Avx512, 6, 4, false>(job, v0),
+                5 => columns::<Avx512, 4, 5, false>(job, v0),
                 _ => columns::<Avx512, 4, 6, false>(job, v0),
             }
             v0 += group;
         }
         if !job.n.is_multiple_of(Avx512::LANES) {
             last_columns::<Avx512>(job, whole * Avx512::LANES);
+        }
+    }
+
+    /// A product of `R` (at most 4) rows — column sums, the weight gradient of an output of a
+    /// few classes — in tiles of `R` rows and up to 6 vectors, not in taller tiles of repeated
+    /// rows.
+    #[inline(always)]
+    unsafe fn few_rows<S: Simd, const R: usize>(job: &Job) {
+        let whole = job.n / S::LANES;
+        // as many sums as the wider tiles keep in registers: 12 with AVX2, 24 with AVX-512
+        let most = (12 * S::LANES / 8 / R).min(6);
+        let mut v0 = 0;
+        while v0 < whole {
+            let group = (whole - v0).min(most);
+            match group {
+                1 => columns::<S, R, 1, false>(job, v0),
+                2 => columns::<S, R, 2, false>(job, v0),
+                3 => columns::<S, R, 3, false>(job, v0),
+                4 => columns::<S, R, 4, false>(job, v0),
+                5 => columns::<S, R, 5, false>(job, v0),
+                _ => columns::<S, R, 6, false>(job, v0),
+            }
+            v0 += group;
+        }
+        if !job.n.is_multiple_of(S::LANES) {
+            match R {
+                1 => columns::<S, R, 1, true>(job, whole),
+                _ => last_columns::<S>(job, whole * S::LANES),
+            }
+        }
+    }
+
+    /// [`super::transpose`] with AVX2.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn transpose_avx2(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+        transpose_by::<Avx2>(src, rows, cols, dst)
+    }
+
+    /// [`super::transpose`] with AVX-512.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn transpose_avx512(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+        transpose_by::<Avx512>(src, rows, cols, dst)
+    }
+
+    /// `dst = srcᵀ` by squares of `S::LANES` rows × as many columns: loaded by rows (the
+    /// missing ones zero), transposed in registers, stored by columns.
+    #[inline(always)]
+    unsafe fn transpose_by<S: Simd>(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+        let (src, dst, lanes) = (src.as_ptr(), dst.as_mut_ptr(), S::LANES);
+        let mut r0 = 0;
+        while r0 < rows {
+            let live = lanes.min(rows - r0);
+            let mut c0 = 0;
+            while c0 < cols {
+                let width = lanes.min(cols - c0);
+                let mut x = [S::zero(); 16];
+                for (r, x) in x.iter_mut().enumerate().take(S::LANES) {
+                    if r < live {
+                        *x = S::load(src.add((r0 + r) * cols + c0), width);
+                    }
+                }
+                S::transpose(&mut x);
+                for (c, &x) in x.iter().enumerate().take(S::LANES) {
+                    if c < width {
+                        S::store(dst.add((c0 + c) * rows + r0), x, live);
+                    }
+                }
+                c0 += lanes;
+            }
+            r0 += lanes;
         }
     }
 
@@ -696,6 +812,9 @@ mod tests {
             let fixed = [
                 (100, 10, 50),
                 (100, 50, 2),
+                (64, 32, 3),
+                (3, 40, 70),
+                (4, 20, 100),
                 (4096, 50, 50),
                 (4096, 50, 2),
                 (37, 3, 2),
@@ -781,6 +900,29 @@ mod tests {
                     assert_eq!(bits(&ours), bits(&theirs), "{isa:?}: gᵀ · x, {o} × {rows} · {rows} × {i}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn column_sums_add_the_rows_in_order_bit_for_bit() {
+        let mut cases = Cases::new(6);
+        for (rows, width, _) in cases.shapes() {
+            let x = cases.values(rows * width);
+            let cols = width / 3..width;
+            let mut ours = vec![f32::NAN; cols.len()];
+            assert!(column_sums(&x, width, cols.clone(), &mut ours) == isa().is_some());
+            if isa().is_none() {
+                continue;
+            }
+            // the rows added one by one into zeroed sums, as `layers::column_sums` does without
+            // the kernel
+            let mut theirs = vec![0.0f32; cols.len()];
+            for row in x.chunks_exact(width) {
+                for (s, v) in theirs.iter_mut().zip(&row[cols.clone()]) {
+                    *s += v;
+                }
+            }
+            assert_eq!(bits(&ours), bits(&theirs), "{rows} rows × {width}, columns {cols:?}");
         }
     }
 

@@ -126,10 +126,14 @@ fn add_bias(x: &mut [f32], bias: &[f32], relu: bool) {
     }
 }
 
-/// `sums[j] += x[r, cols.start + j]` for every row `r` of the row-major `x` (`width` columns),
-/// row after row: the sums of the columns `cols`, added to `sums`.
-#[multiversion::multiversion(targets("x86_64+avx512f+avx2+avx", "x86_64+avx2+avx"))]
+/// `sums[j] = Σ_r x[r, cols.start + j]` over the rows `r` of the row-major `x` (`width`
+/// columns), each sum from zero and row after row: the sums of the columns `cols` (by
+/// [`dense_kernel::column_sums`] where the CPU has its instructions, with the same numbers).
 pub(crate) fn column_sums(x: &[f32], width: usize, cols: std::ops::Range<usize>, sums: &mut [f32]) {
+    if dense_kernel::column_sums(x, width, cols.clone(), sums) {
+        return;
+    }
+    sums[..cols.len()].fill(0.0);
     for row in x.chunks_exact(width) {
         for (s, v) in sums.iter_mut().zip(&row[cols.clone()]) {
             *s += v;
@@ -291,6 +295,9 @@ pub(crate) fn product(
     if m == 0 || n == 0 {
         return;
     }
+    if accumulate && (k == 1 || k == 2) && dst_cs == 1 && rhs_cs == 1 {
+        return shallow_add(m, n, k, dst, dst_rs, lhs, lhs_cs, lhs_rs, rhs, rhs_rs);
+    }
     // the kernel, where the destination's rows and the right operand's are contiguous (or their
     // columns: the transposed product, whose values are the same sums)
     let then = if accumulate { dense_kernel::Then::Add } else { dense_kernel::Then::Store };
@@ -306,6 +313,41 @@ pub(crate) fn product(
     };
     if !taken {
         gemm_product(m, n, k, dst, dst_cs, dst_rs, accumulate, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, parallelism);
+    }
+}
+
+/// [`product`] with a depth of 1 or 2, adding to `dst` (rows contiguous, as the right operand's):
+/// what `gemm` 0.15 computes there (its `gevv`, with `alpha` = `beta` = 1), value by value
+/// `dst + l₀·r₀`, then `+ l₁·r₁`, each product rounded before it is added — but a row at a time,
+/// in vectors. A 2-unit output layer's input gradient is such a product.
+#[allow(clippy::too_many_arguments)]
+#[multiversion::multiversion(targets("x86_64+avx512f+avx2+avx", "x86_64+avx2+avx"))]
+fn shallow_add(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    lhs: &[f32],
+    lhs_cs: usize,
+    lhs_rs: usize,
+    rhs: &[f32],
+    rhs_rs: usize,
+) {
+    let r0 = &rhs[..n];
+    for i in 0..m {
+        let row = &mut dst[i * dst_rs..i * dst_rs + n];
+        let l0 = lhs[i * lhs_rs];
+        if k == 1 {
+            for (d, &a) in row.iter_mut().zip(r0) {
+                *d += l0 * a;
+            }
+        } else {
+            let (l1, r1) = (lhs[i * lhs_rs + lhs_cs], &rhs[rhs_rs..rhs_rs + n]);
+            for ((d, &a), &b) in row.iter_mut().zip(r0).zip(r1) {
+                *d = l1 * b + (l0 * a + *d);
+            }
+        }
     }
 }
 
@@ -349,6 +391,24 @@ mod tests {
     use super::*;
     use dfdx::nn::builders::Linear;
     use dfdx::prelude::*;
+
+    #[test]
+    fn a_depth_of_one_or_two_adds_gemms_numbers_bit_for_bit() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut values = |n: usize| -> Vec<f32> {
+            (0..n).map(|_| rng.gen_range(-1.0f32..1.0) * 10f32.powi(rng.gen_range(-3..3))).collect()
+        };
+        for (m, n, k) in [(100, 50, 2), (37, 3, 1), (2, 65, 2), (9, 2, 1), (1, 7, 2)] {
+            let (g, w, start) = (values(m * k), values(k * n), values(m * n));
+            let (mut ours, mut theirs) = (start.clone(), start);
+            // `g · W` as the training step's input gradient: rows of `W` contiguous
+            product(m, n, k, &mut ours, 1, n, true, &g, 1, k, &w, 1, n, gemm::Parallelism::None);
+            gemm_product(m, n, k, &mut theirs, 1, n, true, &g, 1, k, &w, 1, n, gemm::Parallelism::None);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&ours), bits(&theirs), "{m} × {k} · {k} × {n}");
+        }
+    }
 
     #[test]
     fn matches_dfdx_linear_forward_and_gradients() {

@@ -127,24 +127,30 @@ pub(crate) fn softmax_cross_entropy(
     if let Some(w) = class_weights.filter(|w| w.len() != k) {
         return Err(Error::Data(format!("{} class weights for {k} outputs", w.len())));
     }
-    let weight = |t: usize| class_weights.map_or(1.0, |w| w[t]);
-    let weight_sum: f64 = targets.iter().map(|&t| weight(t) as f64).sum();
+    let weight: Vec<f32> = (0..k).map(|c| class_weights.map_or(1.0, |w| w[c])).collect();
+    let weight_sum: f64 = targets.iter().map(|&t| weight[t] as f64).sum();
+    // a row's share of the batch's weight depends on its class only
+    let share: Vec<f32> = weight.iter().map(|&w| (w as f64 / weight_sum) as f32).collect();
     let mut probs = logits.to_vec();
     let mut total = 0.0f64;
     for (row, &t) in probs.chunks_exact_mut(k).zip(targets) {
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0.0f32;
         for v in row.iter_mut() {
-            *v = (*v - max).exp();
+            // exp(0) is exactly 1 in any libm: the largest logit's term needs no call
+            let d = *v - max;
+            *v = if d == 0.0 { 1.0 } else { d.exp() };
             sum += *v;
         }
         // -log softmax[t] = log(sum) - (logit[t] - max), with row[t] = exp(logit[t] - max)
-        total += weight(t) as f64 * (sum.ln() - row[t].ln()) as f64;
+        // (and log(1) exactly 0)
+        let log_t = if row[t] == 1.0 { 0.0 } else { row[t].ln() };
+        total += weight[t] as f64 * (sum.ln() - log_t) as f64;
         for v in row.iter_mut() {
             *v /= sum;
         }
     }
-    let row_weights: Vec<f32> = targets.iter().map(|&t| (weight(t) as f64 / weight_sum) as f32).collect();
+    let row_weights: Vec<f32> = targets.iter().map(|&t| share[t]).collect();
     let gradient = OutputGradient::Softmax { probs, targets: targets.to_vec(), row_weights, k };
     Ok(((total / weight_sum) as f32, gradient))
 }
