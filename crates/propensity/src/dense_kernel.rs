@@ -617,7 +617,11 @@ mod x86 {
         let adjacent_rows = job.lhs_rs == 1;
         let blocks = job.lhs_cs == 1 && job.n - c0 <= 6 + 8 * (S::LANES / 16);
         if !adjacent_rows && !blocks {
-            return columns::<S, 16, 1, true>(job, c0 / S::LANES);
+            // one partial vector per row, as many rows as AVX2's or AVX-512's registers hold
+            return match S::LANES {
+                8 => columns::<S, 8, 1, true>(job, c0 / S::LANES),
+                _ => columns::<S, 16, 1, true>(job, c0 / S::LANES),
+            };
         }
         // a few widths of sums: up to 2 columns more than needed are computed and dropped
         match (job.n - c0, adjacent_rows) {
