@@ -131,9 +131,11 @@ pub(crate) fn softmax_cross_entropy(
     let weight_sum: f64 = targets.iter().map(|&t| weight[t] as f64).sum();
     // a row's share of the batch's weight depends on its class only
     let share: Vec<f32> = weight.iter().map(|&w| (w as f64 / weight_sum) as f32).collect();
+    // in three passes, each value computed as in one: the exponentials and their sums, the
+    // loss, then the divisions in one loop the compiler vectorizes
     let mut probs = logits.to_vec();
-    let mut total = 0.0f64;
-    for (row, &t) in probs.chunks_exact_mut(k).zip(targets) {
+    let mut sums = Vec::with_capacity(rows);
+    for row in probs.chunks_exact_mut(k) {
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0.0f32;
         for v in row.iter_mut() {
@@ -142,10 +144,16 @@ pub(crate) fn softmax_cross_entropy(
             *v = if d == 0.0 { 1.0 } else { d.exp() };
             sum += *v;
         }
+        sums.push(sum);
+    }
+    let mut total = 0.0f64;
+    for ((row, &t), &sum) in probs.chunks_exact(k).zip(targets).zip(&sums) {
         // -log softmax[t] = log(sum) - (logit[t] - max), with row[t] = exp(logit[t] - max)
         // (and log(1) exactly 0)
         let log_t = if row[t] == 1.0 { 0.0 } else { row[t].ln() };
         total += weight[t] as f64 * (sum.ln() - log_t) as f64;
+    }
+    for (row, &sum) in probs.chunks_exact_mut(k).zip(&sums) {
         for v in row.iter_mut() {
             *v /= sum;
         }
