@@ -24,7 +24,7 @@
 //! (the last 2 of 50 units, or a 2-unit output layer) would leave most lanes idle: there the
 //! rows go in the lanes instead (`row_lanes`), reading the left operand's column as one vector
 //! where its rows are adjacent (the weight gradients' `gradᵀ`), else transposing squares of it.
-//! On the audiobooks step this took the kernel's products from 12.8 to 9.1 µs (2026-12-04).
+//! On the audiobooks step this took the kernel's products from 12.8 to 9.4 µs (2026-12-04).
 
 use crate::layers::ONE_PASS_DEPTH;
 use crate::network::{Activation, DenseBlock};
