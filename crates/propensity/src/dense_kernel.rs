@@ -615,7 +615,9 @@ mod x86 {
     #[inline(always)]
     unsafe fn last_columns<S: Simd>(job: &Job, c0: usize) {
         let adjacent_rows = job.lhs_rs == 1;
-        let blocks = job.lhs_cs == 1 && job.n - c0 <= 6 + 8 * (S::LANES / 16);
+        // a transposed square (`LANES` registers), the sums and two more fit in `2 · LANES`
+        // registers (16 with AVX2, 32 with AVX-512) for at most `LANES - 2` columns
+        let blocks = job.lhs_cs == 1 && job.n - c0 <= S::LANES - 2;
         if !adjacent_rows && !blocks {
             // one partial vector per row, as many rows as AVX2's or AVX-512's registers hold
             return match S::LANES {

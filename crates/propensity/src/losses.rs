@@ -132,7 +132,7 @@ pub(crate) fn softmax_cross_entropy(
     // a row's share of the batch's weight depends on its class only
     let share: Vec<f32> = weight.iter().map(|&w| (w as f64 / weight_sum) as f32).collect();
     // in three passes, each value computed as in one: the exponentials and their sums, the
-    // loss, then the divisions in one loop the compiler vectorizes
+    // loss, then the divisions in a loop of their own, away from the libm calls
     let mut probs = logits.to_vec();
     let mut sums = Vec::with_capacity(rows);
     for row in probs.chunks_exact_mut(k) {
