@@ -77,34 +77,20 @@ pub fn sparse_cross_entropy<K: Dim, T: Tape<f32, Cpu>>(
     Ok(taped(logits, value, gradient))
 }
 
-/// The gradient of a loss with respect to the network's outputs, kept from the loss's forward
-/// pass: what the fused losses' tape operations add, and what the untaped training step
-/// ([`crate::backprop`]) starts its backward pass from.
-pub(crate) enum OutputGradient {
-    /// Sparse cross-entropy: `row_weight · (softmax − one_hot)` per row.
-    Softmax { probs: Vec<f32>, targets: Vec<usize>, row_weights: Vec<f32>, k: usize },
-    /// An element-wise loss: the derivative of the mean per output.
-    Elementwise(Vec<f32>),
-}
+/// The gradient of a loss with respect to the network's outputs (row-major, the derivative of
+/// the loss itself), kept from the loss's forward pass: what the fused losses' tape operations
+/// add, and what the untaped training step ([`crate::backprop`]) starts its backward pass from.
+pub(crate) struct OutputGradient(Vec<f32>);
 
 impl OutputGradient {
-    /// `g += upstream × gradient`, element by element in row-major order (`upstream` is 1 when
-    /// the loss is the value differentiated).
+    /// `g += upstream × gradient`, element by element (`upstream` is 1 when the loss is the
+    /// value differentiated, as in every fit: then each value is `0 + gradient`, what the tape
+    /// writes into its fresh buffer). A weighted cross-entropy's gradient is kept as
+    /// `w·(p − one_hot)`, so with another `upstream` the product is `u·(w·(p − one_hot))`, which
+    /// may differ in the last bit from `(u·w)·(p − one_hot)`.
     pub(crate) fn add_to(&self, upstream: f32, g: &mut [f32]) {
-        match self {
-            OutputGradient::Softmax { probs, targets, row_weights, k } => {
-                let rows = g.chunks_exact_mut(*k).zip(probs.chunks_exact(*k)).zip(targets.iter().zip(row_weights));
-                for ((grow, prow), (&t, &w)) in rows {
-                    for (j, (gv, p)) in grow.iter_mut().zip(prow).enumerate() {
-                        *gv += upstream * w * (p - if j == t { 1.0 } else { 0.0 });
-                    }
-                }
-            }
-            OutputGradient::Elementwise(d) => {
-                for (gv, d) in g.iter_mut().zip(d) {
-                    *gv += upstream * d;
-                }
-            }
+        for (gv, d) in g.iter_mut().zip(&self.0) {
+            *gv += upstream * d;
         }
     }
 }
@@ -128,14 +114,37 @@ pub(crate) fn softmax_cross_entropy(
         return Err(Error::Data(format!("{} class weights for {k} outputs", w.len())));
     }
     let weight: Vec<f32> = (0..k).map(|c| class_weights.map_or(1.0, |w| w[c])).collect();
-    let weight_sum: f64 = targets.iter().map(|&t| weight[t] as f64).sum();
+    let weight_sum: f64 = match class_weights {
+        // the sum of `rows` ones, exactly
+        None => rows as f64,
+        Some(_) => targets.iter().map(|&t| weight[t] as f64).sum(),
+    };
     // a row's share of the batch's weight depends on its class only
     let share: Vec<f32> = weight.iter().map(|&w| (w as f64 / weight_sum) as f32).collect();
-    // in three passes, each value computed as in one: the exponentials and their sums, the
-    // loss, then the divisions in a loop of their own, away from the libm calls
     let mut probs = logits.to_vec();
     let mut sums = Vec::with_capacity(rows);
-    for row in probs.chunks_exact_mut(k) {
+    // two classes (the common case) with `k` known to the compiler
+    let total = match k {
+        2 => softmax_passes(&mut probs, 2, targets, &weight, &share, &mut sums),
+        _ => softmax_passes(&mut probs, k, targets, &weight, &share, &mut sums),
+    };
+    Ok(((total / weight_sum) as f32, OutputGradient(probs)))
+}
+
+/// The passes of [`softmax_cross_entropy`] over `values` (the logits, `k` per row), each value
+/// computed as in one pass: the exponentials and their sums, the weighted loss (returned, not
+/// yet divided by the weights' sum), then in a loop of its own, away from the libm calls, each
+/// gradient `share[t] · (softmax − one_hot)` in place of its logit.
+#[inline(always)]
+fn softmax_passes(
+    values: &mut [f32],
+    k: usize,
+    targets: &[usize],
+    weight: &[f32],
+    share: &[f32],
+    sums: &mut Vec<f32>,
+) -> f64 {
+    for row in values.chunks_exact_mut(k) {
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0.0f32;
         for v in row.iter_mut() {
@@ -147,20 +156,19 @@ pub(crate) fn softmax_cross_entropy(
         sums.push(sum);
     }
     let mut total = 0.0f64;
-    for ((row, &t), &sum) in probs.chunks_exact(k).zip(targets).zip(&sums) {
+    for ((row, &t), &sum) in values.chunks_exact(k).zip(targets).zip(sums.iter()) {
         // -log softmax[t] = log(sum) - (logit[t] - max), with row[t] = exp(logit[t] - max)
         // (and log(1) exactly 0)
         let log_t = if row[t] == 1.0 { 0.0 } else { row[t].ln() };
         total += weight[t] as f64 * (sum.ln() - log_t) as f64;
     }
-    for (row, &sum) in probs.chunks_exact_mut(k).zip(&sums) {
-        for v in row.iter_mut() {
-            *v /= sum;
+    for ((row, &sum), &t) in values.chunks_exact_mut(k).zip(sums.iter()).zip(targets) {
+        let w = share[t];
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = w * (*v / sum - if j == t { 1.0 } else { 0.0 });
         }
     }
-    let row_weights: Vec<f32> = targets.iter().map(|&t| share[t]).collect();
-    let gradient = OutputGradient::Softmax { probs, targets: targets.to_vec(), row_weights, k };
-    Ok(((total / weight_sum) as f32, gradient))
+    total
 }
 
 /// The loss `value` of `outputs` as a scalar tensor whose tape adds `gradient` (times the
@@ -268,7 +276,7 @@ pub(crate) fn elementwise(outputs: &[f32], targets: &[f32], loss: DenseLoss) -> 
             loss.gradient(v, y) / n as f32
         })
         .collect();
-    Ok(((total / n as f64) as f32, OutputGradient::Elementwise(gradient)))
+    Ok(((total / n as f64) as f32, OutputGradient(gradient)))
 }
 
 #[cfg(test)]
