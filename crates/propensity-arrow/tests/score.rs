@@ -109,9 +109,10 @@ fn csv_in_csv_out_is_byte_identical_to_the_streaming_scorer_and_parquet_gives_th
     let schema = batches[0].schema();
     let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(names, ["ID", "p_0", "p_1", "predicted"]);
-    assert_eq!(schema.field(0).data_type(), &DataType::Int64); // the id passes through as it was
-                                                               // how the scores are stored (files.rs' `output_properties`): ids as deltas, probabilities
-                                                               // uncompressed, the class names in a dictionary without min/max statistics
+    // the id passes through as it was
+    assert_eq!(schema.field(0).data_type(), &DataType::Int64);
+    // how the scores are stored (files.rs' `output_properties`): ids as deltas with min/max,
+    // probabilities uncompressed without min/max, the class names in a dictionary without min/max
     let meta = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&scored).unwrap()).unwrap();
     let chunks = meta.metadata().row_group(0).columns();
     assert!(chunks[0].encodings().contains(&Encoding::DELTA_BINARY_PACKED), "{:?}", chunks[0].encodings());
@@ -119,7 +120,8 @@ fn csv_in_csv_out_is_byte_identical_to_the_streaming_scorer_and_parquet_gives_th
         (chunks[1].compression(), chunks[2].compression()),
         (Compression::UNCOMPRESSED, Compression::UNCOMPRESSED)
     );
-    assert!(chunks[1].statistics().is_some_and(|s| s.min_bytes_opt().is_some()), "probabilities keep min/max");
+    assert!(chunks[0].statistics().is_some_and(|s| s.min_bytes_opt().is_some()), "ids keep min/max");
+    assert!(chunks[1].statistics().is_none() && chunks[2].statistics().is_none(), "probabilities: no min/max");
     assert_eq!(chunks[3].compression(), Compression::SNAPPY);
     assert!(chunks[3].dictionary_page_offset().is_some() && chunks[3].statistics().is_none());
     let from_parquet = dir.path().join("from-parquet.csv");

@@ -238,8 +238,14 @@ impl Model {
                 let (chunk_out, scratch) = &mut *buffers.borrow_mut();
                 for chunk in x.axis_chunks_iter(ndarray::Axis(0), 65_536) {
                     let (rows, input) = (chunk.nrows(), chunk.as_slice().expect("standard layout"));
-                    crate::layers::dense_chain(input, rows, &values, &blocks[..depth], chunk_out, scratch);
-                    out.extend_from_slice(chunk_out);
+                    out.extend_from_slice(crate::layers::dense_chain(
+                        input,
+                        rows,
+                        &values,
+                        &blocks[..depth],
+                        chunk_out,
+                        scratch,
+                    ));
                 }
             });
             return Ok(Array2::from_shape_vec((x.nrows(), k), out).expect("rows × outputs values"));
