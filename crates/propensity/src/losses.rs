@@ -122,11 +122,10 @@ pub(crate) fn softmax_cross_entropy(
     // a row's share of the batch's weight depends on its class only
     let share: Vec<f32> = weight.iter().map(|&w| (w as f64 / weight_sum) as f32).collect();
     let mut probs = logits.to_vec();
-    let mut sums = Vec::with_capacity(rows);
     // two classes (the common case) with `k` known to the compiler
     let total = match k {
-        2 => softmax_passes(&mut probs, 2, targets, &weight, &share, &mut sums),
-        _ => softmax_passes(&mut probs, k, targets, &weight, &share, &mut sums),
+        2 => softmax_passes(&mut probs, 2, targets, &weight, &share),
+        _ => softmax_passes(&mut probs, k, targets, &weight, &share),
     };
     Ok(((total / weight_sum) as f32, OutputGradient(probs)))
 }
@@ -136,14 +135,8 @@ pub(crate) fn softmax_cross_entropy(
 /// yet divided by the weights' sum), then in a loop of its own, away from the libm calls, each
 /// gradient `share[t] · (softmax − one_hot)` in place of its logit.
 #[inline(always)]
-fn softmax_passes(
-    values: &mut [f32],
-    k: usize,
-    targets: &[usize],
-    weight: &[f32],
-    share: &[f32],
-    sums: &mut Vec<f32>,
-) -> f64 {
+fn softmax_passes(values: &mut [f32], k: usize, targets: &[usize], weight: &[f32], share: &[f32]) -> f64 {
+    let mut sums = Vec::with_capacity(targets.len());
     for row in values.chunks_exact_mut(k) {
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0.0f32;
@@ -156,13 +149,13 @@ fn softmax_passes(
         sums.push(sum);
     }
     let mut total = 0.0f64;
-    for ((row, &t), &sum) in values.chunks_exact(k).zip(targets).zip(sums.iter()) {
+    for ((row, &t), &sum) in values.chunks_exact(k).zip(targets).zip(&sums) {
         // -log softmax[t] = log(sum) - (logit[t] - max), with row[t] = exp(logit[t] - max)
         // (and log(1) exactly 0)
         let log_t = if row[t] == 1.0 { 0.0 } else { row[t].ln() };
         total += weight[t] as f64 * (sum.ln() - log_t) as f64;
     }
-    for ((row, &sum), &t) in values.chunks_exact_mut(k).zip(sums.iter()).zip(targets) {
+    for ((row, &sum), &t) in values.chunks_exact_mut(k).zip(&sums).zip(targets) {
         let w = share[t];
         for (j, v) in row.iter_mut().enumerate() {
             *v = w * (*v / sum - if j == t { 1.0 } else { 0.0 });
