@@ -174,8 +174,7 @@ fn encode_step(
             let a = array.as_primitive::<Float64Type>();
             if let FittedFeature::Numeric { column, fill, log1p } = f {
                 // the common case without the per-cell dispatch: numbers into a numeric step
-                let read = |r: std::ops::Range<usize>, buf: &mut [f64]| buf.copy_from_slice(&a.values()[r]);
-                numbers(a.len(), read, a.logical_nulls(), (column, *fill, *log1p), out, bad);
+                numbers(a.values(), |v| v, a.logical_nulls(), (column, *fill, *log1p), out, bad);
                 return Ok(());
             }
             let number = |i| {
@@ -194,10 +193,7 @@ fn encode_step(
             };
             // whole numbers (counts, days) read as `f64`, as Arrow's cast reads them, without the cast
             let a = array.as_primitive::<Int64Type>();
-            let read = |r: std::ops::Range<usize>, buf: &mut [f64]| {
-                buf.iter_mut().zip(&a.values()[r]).for_each(|(b, &v)| *b = v as f64)
-            };
-            numbers(a.len(), read, a.logical_nulls(), (column, *fill, *log1p), out, bad);
+            numbers(a.values(), |v| v as f64, a.logical_nulls(), (column, *fill, *log1p), out, bad);
         }
         t if t.is_numeric() => return encode_step(f, &cast(&DataType::Float64)?, out, bad, input),
         t => {
@@ -210,15 +206,16 @@ fn encode_step(
     Ok(())
 }
 
-/// A numeric step over a column of numbers: a null or NaN is missing (filled, or the row is
-/// bad), an infinity is bad. `read` copies the numbers of a range of rows into a buffer.
+/// A numeric step over a column of numbers (`values`, each read as `f64` by `number`): a null
+/// or NaN is missing (filled, or the row is bad), an infinity is bad.
 ///
-/// Chunk by chunk: a chunk of finite numbers without nulls (no log1p) is standardized in one
-/// tight loop the compiler vectorizes, then stored in its rows; any other chunk goes number by
-/// number. Both compute `((v − mean) / scale) as f32`, so the inputs are the same either way.
-fn numbers(
-    rows: usize,
-    read: impl Fn(std::ops::Range<usize>, &mut [f64]),
+/// Chunk by chunk, reading the column where it is: a chunk of finite numbers without nulls (no
+/// log1p) is standardized in one tight loop the compiler vectorizes, then stored in its rows;
+/// any other chunk goes number by number. Both compute `((v − mean) / scale) as f32`, so the
+/// inputs are the same either way.
+fn numbers<T: Copy>(
+    values: &[T],
+    number: impl Fn(T) -> f64 + Copy,
     nulls: Option<NullBuffer>,
     (column, fill, log1p): (&str, Option<f64>, bool),
     out: &mut Out<'_>,
@@ -226,27 +223,26 @@ fn numbers(
 ) {
     const CHUNK: usize = 512;
     let nulls = nulls.filter(|n| n.null_count() > 0);
-    let (mut buf, mut std) = ([0.0f64; CHUNK], [0.0f32; CHUNK]);
-    for start in (0..rows).step_by(CHUNK) {
-        let len = CHUNK.min(rows - start);
-        let (buf, std) = (&mut buf[..len], &mut std[..len]);
-        read(start..start + len, buf);
-        if !log1p && nulls.is_none() && buf.iter().all(|v| v.is_finite()) {
+    let mut std = [0.0f32; CHUNK];
+    for (start, chunk) in (0..).step_by(CHUNK).zip(values.chunks(CHUNK)) {
+        let std = &mut std[..chunk.len()];
+        // no early exit: the whole chunk is checked in vectors
+        if !log1p && nulls.is_none() && chunk.iter().fold(true, |finite, &v| finite & number(v).is_finite()) {
             match out.scale {
                 Some((mean, scale)) => {
                     let (m, s) = (mean[0], scale[0]);
-                    std.iter_mut().zip(buf.iter()).for_each(|(y, v)| *y = ((v - m) / s) as f32);
+                    std.iter_mut().zip(chunk).for_each(|(y, &v)| *y = ((number(v) - m) / s) as f32);
                 }
-                None => std.iter_mut().zip(buf.iter()).for_each(|(y, &v)| *y = v as f32),
+                None => std.iter_mut().zip(chunk).for_each(|(y, &v)| *y = number(v) as f32),
             }
             let width = out.width;
             let column = out.x[start * width + out.offset..].iter_mut().step_by(width);
             column.zip(std.iter()).for_each(|(y, &v)| *y = v);
             continue;
         }
-        for (j, &v) in buf.iter().enumerate() {
+        for (j, &v) in chunk.iter().enumerate() {
             let i = start + j;
-            let v = match v {
+            let v = match number(v) {
                 v if v.is_nan() || nulls.as_ref().is_some_and(|n| n.is_null(i)) => None,
                 v if v.is_finite() => Some(v),
                 v => {

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use propensity::loaded::LoadedModel;
-use propensity::model::argmax_row;
 use propensity::ndarray::Array2;
 
 use rayon::prelude::*;
@@ -216,13 +215,10 @@ impl<'m> Scorer<'m> {
             let y = self.model.model.outputs(&x)?;
             columns.push(Arc::new(Float64Array::from_iter_values(y.column(0).iter().map(|&v| r.amount(v)))));
         } else {
-            let p = self.model.model.predict_proba(&x)?;
-            for c in 0..p.ncols() {
-                columns.push(Arc::new(Float32Array::from_iter_values(p.column(c).iter().copied())));
-            }
+            let (p, predicted) = self.model.model.class_columns(&x)?;
+            columns.extend(p.into_iter().map(|c| Arc::new(Float32Array::from(c)) as ArrayRef));
             let classes = &self.model.saved.classes;
-            columns
-                .push(Arc::new(StringArray::from_iter_values(p.rows().into_iter().map(|r| &classes[argmax_row(r)]))));
+            columns.push(Arc::new(StringArray::from_iter_values(predicted.iter().map(|&c| &classes[c]))));
         }
         let scores = RecordBatch::try_new(self.output.clone(), columns).map_err(arrow_err)?;
         Ok((scores, encoded.bad))

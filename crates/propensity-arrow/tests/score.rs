@@ -213,3 +213,20 @@ fn a_parquet_rows_problem_names_its_row_and_a_missing_column_is_named() {
     let e = score_batch(&model, &batch).unwrap_err().to_string();
     assert!(e.starts_with("the batch: the model needs columns [\"Book length(mins)_overall\""), "{e}");
 }
+
+#[test]
+fn parquet_scores_come_in_row_groups_of_131072_rows() {
+    // files.rs' `ROW_GROUP`: the last group is written after the last row is scored, so a
+    // smaller group ends the run sooner
+    let dir = tempfile::tempdir().unwrap();
+    let (model_path, _) = model_and_customers(dir.path());
+    let model = LoadedModel::read(&model_path).unwrap();
+    let raw = audiobooks::read_csv(propensity::paths::data_file(audiobooks::FILE).unwrap()).unwrap();
+    let customers = dir.path().join("many.csv");
+    audiobooks::write_synthetic_file(&raw, 140_000, 12, &customers).unwrap();
+    let out = dir.path().join("scores.parquet");
+    score_file(&model, &customers, &out, options(65_536, false), &mut |_, _| ()).unwrap();
+    let meta = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out).unwrap()).unwrap();
+    let groups: Vec<i64> = meta.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
+    assert_eq!(groups, [131_072, 8_928]);
+}

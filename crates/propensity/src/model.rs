@@ -183,22 +183,50 @@ impl Model {
     /// assert!((p.row(0).sum() - 1.0).abs() < 1e-6);
     /// ```
     pub fn predict_proba(&self, x: &Array2<f32>) -> Result<Array2<f32>> {
+        let probabilities = self.probabilities()?;
         let mut out = self.outputs(x)?;
-        match self.network.head {
-            Head::Sigmoid => out.mapv_inplace(|z| 1.0 / (1.0 + (-z).exp())),
-            Head::Softmax => {
-                for mut row in out.rows_mut() {
-                    softmax_in_place(row.as_slice_mut().expect("standard layout"));
-                }
-            }
-            Head::Linear => {
-                return Err(Error::Data(format!(
-                    "the {} network is a regressor: it has no probabilities",
-                    self.network
-                )))
-            }
+        for mut row in out.rows_mut() {
+            probabilities(row.as_slice_mut().expect("standard layout"));
         }
         Ok(out)
+    }
+
+    /// Each class's probabilities as a column, and each row's most likely class: the columns of
+    /// [`predict_proba`](Self::predict_proba) and [`argmax_row`] of its rows, the same numbers
+    /// in one pass (what a scorer writes out column by column).
+    ///
+    /// ```
+    /// use propensity::{model::Model, network::{Head, Network}};
+    /// let m = Model::new(&Network::mlp(10, &[50, 50], 2, Head::Softmax), 0).unwrap();
+    /// let x = ndarray::Array2::from_elem((3, 10), 0.5);
+    /// let (columns, classes) = m.class_columns(&x).unwrap();
+    /// let p = m.predict_proba(&x).unwrap();
+    /// assert_eq!(columns[1], p.column(1).to_vec());
+    /// assert_eq!(classes, m.predict(&x).unwrap());
+    /// ```
+    pub fn class_columns(&self, x: &Array2<f32>) -> Result<(Vec<Vec<f32>>, Vec<usize>)> {
+        let probabilities = self.probabilities()?;
+        let mut out = self.outputs(x)?;
+        let mut columns = vec![Vec::with_capacity(out.nrows()); out.ncols()];
+        let mut classes = Vec::with_capacity(out.nrows());
+        for row in out.as_slice_mut().expect("standard layout").chunks_exact_mut(self.network.outputs) {
+            probabilities(row);
+            columns.iter_mut().zip(row.iter()).for_each(|(c, &p)| c.push(p));
+            classes.push(argmax_row(ndarray::ArrayView1::from(&*row)));
+        }
+        Ok((columns, classes))
+    }
+
+    /// What turns a row of outputs into class probabilities in place: softmax, or the sigmoid of
+    /// each; a regressor has none.
+    fn probabilities(&self) -> Result<fn(&mut [f32])> {
+        match self.network.head {
+            Head::Sigmoid => Ok(|row| row.iter_mut().for_each(|z| *z = 1.0 / (1.0 + (-*z).exp()))),
+            Head::Softmax => Ok(softmax_in_place),
+            Head::Linear => {
+                Err(Error::Data(format!("the {} network is a regressor: it has no probabilities", self.network)))
+            }
+        }
     }
 
     /// The network's raw outputs (logits, values, or an autoencoder's reconstruction), one row per
