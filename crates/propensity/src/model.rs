@@ -207,9 +207,10 @@ impl Model {
     pub fn class_columns(&self, x: &Array2<f32>) -> Result<(Vec<Vec<f32>>, Vec<usize>)> {
         let probabilities = self.probabilities()?;
         let mut out = self.outputs(x)?;
-        let mut columns = vec![Vec::with_capacity(out.nrows()); out.ncols()];
-        let mut classes = Vec::with_capacity(out.nrows());
-        for row in out.as_slice_mut().expect("standard layout").chunks_exact_mut(self.network.outputs) {
+        let (rows, k) = out.dim();
+        let mut columns = vec![Vec::with_capacity(rows); k];
+        let mut classes = Vec::with_capacity(rows);
+        for row in out.as_slice_mut().expect("standard layout").chunks_exact_mut(k) {
             probabilities(row);
             columns.iter_mut().zip(row.iter()).for_each(|(c, &p)| c.push(p));
             classes.push(argmax_row(ndarray::ArrayView1::from(&*row)));
